@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDemoBinary runs the real binary with no config in an empty folder (D1):
+// it must log the URL to open and serve "demo" to ffprobe.
+func TestDemoBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("rtspgate did not stop within 10 s of SIGTERM")
+		}
+	})
+	urlCh := make(chan string, 1)
+	logs := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			select {
+			case logs <- line:
+			default:
+			}
+			if i := strings.Index(line, "ffplay rtsp://"); i >= 0 {
+				u := strings.TrimSuffix(line[i+len("ffplay "):], `"`)
+				select {
+				case urlCh <- u:
+				default:
+				}
+			}
+		}
+		exitErr = cmd.Wait()
+		close(exited)
+	}()
+	var url string
+	select {
+	case url = <-urlCh:
+	case <-exited:
+		t.Fatalf("rtspgate exited at start: %v\n%s", exitErr, drain(logs))
+	case <-time.After(15 * time.Second):
+		t.Fatal("rtspgate did not log the demo URL within 15 s")
+	}
+	if url != "rtsp://127.0.0.1:8554/demo" {
+		t.Errorf("logged URL %q, want rtsp://127.0.0.1:8554/demo", url)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+		"-show_entries", "stream=codec_type,codec_name,width,height", "-of", "compact", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{"codec_name=h264|codec_type=video|width=640|height=360", "codec_name=pcm_alaw|codec_type=audio"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ffprobe output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// buildBinary builds cmd/rtspgate once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rtspgate-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "rtspgate")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/rtspgate").CombinedOutput()
+		if err != nil {
+			binErr = &buildError{out: string(out), err: err}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func drain(ch chan string) string {
+	var b strings.Builder
+	for {
+		select {
+		case l := <-ch:
+			b.WriteString(l + "\n")
+		default:
+			return b.String()
+		}
+	}
+}

@@ -1,0 +1,133 @@
+// Package app wires rtspgate together from a config: the stream registry,
+// the source kinds it knows, and the servers. main and the end-to-end tests
+// both start rtspgate through it.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/rtspgate/rtspgate/internal/config"
+	"github.com/rtspgate/rtspgate/internal/rtspserver"
+	"github.com/rtspgate/rtspgate/internal/source/demo"
+	"github.com/rtspgate/rtspgate/internal/source/rtsp"
+	"github.com/rtspgate/rtspgate/internal/stream"
+)
+
+// DemoStream is the stream served when no config is given (D1).
+const DemoStream = "demo"
+
+// Options are settings that are not in the config file.
+type Options struct {
+	// UDPRTPAddress and UDPRTCPAddress are where UDP readers' RTP/RTCP go
+	// from; empty: ports 8000 and 8001 on the RTSP listen host. "-" disables
+	// UDP readers.
+	UDPRTPAddress, UDPRTCPAddress string
+	// StreamOptions tune the core (tests shorten grace times).
+	StreamOptions stream.Options
+}
+
+// App is a running rtspgate.
+type App struct {
+	Registry *stream.Registry
+	RTSP     *rtspserver.Server
+	log      *slog.Logger
+}
+
+// Openers are the source kinds by scheme.
+func Openers() map[string]stream.Opener {
+	return map[string]stream.Opener{
+		"rtsp":  rtsp.Open,
+		"rtsps": rtsp.Open,
+		"rtspx": rtsp.Open,
+		"demo":  demo.Open,
+	}
+}
+
+// WithDemo returns cfg with the demo stream added.
+func WithDemo(cfg *config.Config) *config.Config {
+	c := *cfg
+	c.Streams = append([]config.Stream{{Name: DemoStream, Sources: []config.Source{{Raw: "demo:", URL: "demo:", Scheme: "demo"}}}}, cfg.Streams...)
+	return &c
+}
+
+// Start builds the streams of cfg and starts the servers.
+func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
+	so := opts.StreamOptions
+	so.Logger = log
+	so.Openers = Openers()
+	reg := stream.NewRegistry(so)
+	a := &App{Registry: reg, log: log}
+	for _, sc := range cfg.Streams {
+		var specs []stream.SourceSpec
+		for _, src := range sc.Sources {
+			red := src.Redacted()
+			if _, ok := so.Openers[src.Scheme]; !ok {
+				log.Warn("source skipped: this kind of source is not supported yet", "stream", sc.Name, "source", red)
+				continue
+			}
+			specs = append(specs, stream.SourceSpec{URL: src.URL, Scheme: src.Scheme, Options: src.Options, Redacted: red})
+		}
+		if _, err := reg.Add(sc.Name, specs); err != nil {
+			reg.Close()
+			return nil, err
+		}
+	}
+	if cfg.RTSP.Listen != "" {
+		srv, err := startRTSP(cfg, opts, reg, log)
+		if err != nil {
+			reg.Close()
+			return nil, err
+		}
+		a.RTSP = srv
+	}
+	return a, nil
+}
+
+func startRTSP(cfg *config.Config, opts Options, reg *stream.Registry, log *slog.Logger) (*rtspserver.Server, error) {
+	rc := rtspserver.Config{
+		Listen:       cfg.RTSP.Listen,
+		Username:     cfg.RTSP.Username,
+		Password:     cfg.RTSP.Password,
+		DefaultQuery: cfg.RTSP.DefaultQuery,
+	}
+	udp := opts.UDPRTPAddress != "-"
+	if udp {
+		rc.UDPRTPAddress, rc.UDPRTCPAddress = opts.UDPRTPAddress, opts.UDPRTCPAddress
+		if rc.UDPRTPAddress == "" {
+			host, _, _ := net.SplitHostPort(cfg.RTSP.Listen)
+			rc.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(8000))
+			rc.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(8001))
+		}
+	}
+	srv := rtspserver.New(rc, reg, log)
+	err := srv.Start()
+	if err != nil && udp && isUDPBindError(err) {
+		// readers over TCP matter most; do not refuse to start for UDP
+		log.Warn("RTSP over UDP disabled: cannot use its ports", "rtp", rc.UDPRTPAddress, "rtcp", rc.UDPRTCPAddress, "err", err)
+		rc.UDPRTPAddress, rc.UDPRTCPAddress = "", ""
+		srv = rtspserver.New(rc, reg, log)
+		err = srv.Start()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rtsp.listen %q: %w", cfg.RTSP.Listen, err)
+	}
+	return srv, nil
+}
+
+func isUDPBindError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.HasPrefix(op.Net, "udp")
+}
+
+// Close stops the servers, then every stream and source.
+func (a *App) Close() {
+	if a.RTSP != nil {
+		a.RTSP.Close()
+	}
+	a.Registry.Close()
+}

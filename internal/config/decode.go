@@ -1,0 +1,368 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder applies one file's YAML nodes to a Config.
+type decoder struct {
+	file   string
+	getenv func(string) (string, bool)
+	cfg    *Config
+}
+
+// apply parses data (one YAML document) and applies its keys on top of cfg.
+func apply(cfg *Config, file string, data []byte, getenv func(string) (string, bool)) error {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	d := &decoder{file: file, getenv: getenv, cfg: cfg}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // empty file
+		}
+		return d.syntaxError(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return d.syntaxError(err)
+	case !isEmpty(&extra):
+		return &Error{File: file, Line: extra.Line, Msg: "a config file holds one YAML document; remove the second '---'"}
+	}
+	return d.root(&doc)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns "yaml: line 3: msg" into "FILE:3: YAML syntax: msg".
+func (d *decoder) syntaxError(err error) error {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: d.file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return &Error{File: d.file, Msg: "YAML syntax: " + msg}
+}
+
+func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) *Error {
+	return &Error{File: d.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// resolve follows aliases (*name) to the anchored node.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; i < 100 && n.Kind == yaml.AliasNode && n.Alias != nil; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// isEmpty reports whether n is nothing: an empty document, "~" or "null".
+func isEmpty(n *yaml.Node) bool {
+	n = resolve(n)
+	switch n.Kind {
+	case 0:
+		return true
+	case yaml.DocumentNode:
+		return len(n.Content) == 0 || isEmpty(n.Content[0])
+	case yaml.ScalarNode:
+		return n.ShortTag() == "!!null"
+	}
+	return false
+}
+
+// describe names the kind of a node for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "true/false"
+		case "!!timestamp":
+			return "a date"
+		}
+		return "a string"
+	}
+	return "something else"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// each calls fn for every key of the mapping n (at path), in order. It
+// rejects keys that are not plain scalars and keys given twice.
+func (d *decoder) each(n *yaml.Node, path string, fn func(key string, k, v *yaml.Node) error) error {
+	n = resolve(n)
+	if isEmpty(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return d.errorf(n, path, "want a mapping of keys to values, got %s", describe(n))
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return d.errorf(k, path, "a key must be a plain word, got %s", describe(k))
+		}
+		key := k.Value
+		if first, dup := seen[key]; dup {
+			return d.errorf(k, join(path, key), "given twice, at lines %d and %d", first, k.Line)
+		}
+		seen[key] = k.Line
+		if err := fn(key, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// str reads a scalar as a string, ${VAR}-expanded. Numbers and booleans are
+// taken as written (password: 12345678); nothing ("key:" or "~") is "".
+func (d *decoder) str(n *yaml.Node, key string) (string, error) {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode {
+		return "", d.errorf(n, key, "want a string, got %s", describe(n))
+	}
+	if n.ShortTag() == "!!null" {
+		return "", nil
+	}
+	v, missing := expand(n.Value, d.getenv)
+	if missing != "" {
+		return "", d.errorf(n, key, "environment variable %s is not set (write ${%s:default} to give a default)", missing, missing)
+	}
+	return v, nil
+}
+
+func (d *decoder) listen(n *yaml.Node, key string) (string, error) {
+	v, err := d.str(n, key)
+	if err != nil || v == "" {
+		return v, err
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("want host:port or :port with a port from 0 to 65535, got %q", v)
+		if _, e := strconv.ParseUint(v, 10, 16); e == nil {
+			msg += fmt.Sprintf(" (did you mean \":%s\"?)", v)
+		}
+		return "", d.errorf(n, key, "%s", msg)
+	}
+	return v, nil
+}
+
+func (d *decoder) root(doc *yaml.Node) error {
+	if isEmpty(doc) {
+		return nil
+	}
+	top := resolve(doc.Content[0])
+	if top.Kind != yaml.MappingNode {
+		return d.errorf(top, "", "the file must be a mapping of sections (streams:, rtsp:, api:, log:, ffmpeg:), got %s", describe(top))
+	}
+	return d.each(top, "", func(key string, _, v *yaml.Node) error {
+		switch key {
+		case "streams":
+			return d.streams(v)
+		case "rtsp":
+			return d.rtsp(v)
+		case "api":
+			return d.api(v)
+		case "log":
+			return d.log(v)
+		case "ffmpeg":
+			return d.ffmpeg(v)
+		default:
+			// A section of the original product (webrtc, hass, …) or an
+			// unknown key: accepted, not read (so no ${VAR} in it is needed).
+			d.cfg.ignore(key)
+			return nil
+		}
+	})
+}
+
+func (d *decoder) streams(n *yaml.Node) error {
+	var list []Stream
+	err := d.each(n, "streams", func(name string, k, v *yaml.Node) error {
+		if k.ShortTag() == "!!null" {
+			name = ""
+		}
+		if err := CheckStreamName(name); err != nil {
+			return d.errorf(k, "streams", "%v", err)
+		}
+		key := "streams." + name // each has already refused a name given twice
+		s := Stream{Name: name, File: d.file, Line: k.Line}
+		var items []*yaml.Node
+		switch rv := resolve(v); {
+		case isEmpty(rv):
+		case rv.Kind == yaml.SequenceNode:
+			items = rv.Content
+		case rv.Kind == yaml.ScalarNode && rv.ShortTag() == "!!str":
+			// name: "" (or a ${VAR} that is empty) -> no sources
+			if raw, err := d.str(rv, key); err != nil || strings.TrimSpace(raw) != "" {
+				items = []*yaml.Node{rv}
+			}
+		default:
+			return d.errorf(rv, key, "want a source string, a list of them, or nothing, got %s", describe(rv))
+		}
+		for _, item := range items {
+			ri := resolve(item)
+			if ri.Kind != yaml.ScalarNode || ri.ShortTag() != "!!str" {
+				return d.errorf(ri, key, "want a source string in the list, got %s", describe(ri))
+			}
+			raw, err := d.str(ri, key)
+			if err != nil {
+				return err
+			}
+			src, err := ParseSource(raw)
+			if err != nil {
+				return d.errorf(ri, key, "%v", err)
+			}
+			src.File, src.Line = d.file, ri.Line
+			s.Sources = append(s.Sources, src)
+		}
+		list = append(list, s)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		if i := slices.IndexFunc(d.cfg.Streams, func(o Stream) bool { return o.Name == s.Name }); i >= 0 {
+			d.cfg.Streams[i] = s
+		} else {
+			d.cfg.Streams = append(d.cfg.Streams, s)
+		}
+	}
+	return nil
+}
+
+func (d *decoder) rtsp(n *yaml.Node) error {
+	c := &d.cfg.RTSP
+	return d.each(n, "rtsp", func(key string, _, v *yaml.Node) error {
+		path := "rtsp." + key
+		var err error
+		switch key {
+		case "listen":
+			c.Listen, err = d.listen(v, path)
+		case "username":
+			c.Username, err = d.str(v, path)
+		case "password":
+			c.Password, err = d.str(v, path)
+		case "default_query":
+			c.DefaultQuery, err = d.str(v, path)
+		case "pkt_size":
+			var s string
+			if s, err = d.str(v, path); err != nil {
+				return err
+			}
+			if s == "" {
+				c.PktSize = 0
+				return nil
+			}
+			n, e := strconv.Atoi(s)
+			switch {
+			case e != nil:
+				return d.errorf(v, path, "want a whole number, got %q", s)
+			case n < 1 || n > 65535:
+				return d.errorf(v, path, "want a number of bytes from 1 to 65535, got %d", n)
+			}
+			c.PktSize = n
+		default:
+			d.cfg.ignore(path)
+		}
+		return err
+	})
+}
+
+func (d *decoder) api(n *yaml.Node) error {
+	c := &d.cfg.API
+	return d.each(n, "api", func(key string, _, v *yaml.Node) error {
+		path := "api." + key
+		var err error
+		switch key {
+		case "listen":
+			c.Listen, err = d.listen(v, path)
+		case "username":
+			c.Username, err = d.str(v, path)
+		case "password":
+			c.Password, err = d.str(v, path)
+		default:
+			d.cfg.ignore(path)
+		}
+		return err
+	})
+}
+
+func (d *decoder) log(n *yaml.Node) error {
+	return d.each(n, "log", func(key string, _, v *yaml.Node) error {
+		path := "log." + key
+		if key != "level" {
+			d.cfg.ignore(path) // per-module levels, format, output, time …
+			return nil
+		}
+		s, err := d.str(v, path)
+		if err != nil {
+			return err
+		}
+		s = strings.ToLower(s)
+		if !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, s) {
+			return d.errorf(v, path, "want trace, debug, info, warn or error, got %q", s)
+		}
+		d.cfg.Log.Level = s
+		return nil
+	})
+}
+
+func (d *decoder) ffmpeg(n *yaml.Node) error {
+	c := &d.cfg.FFmpeg
+	return d.each(n, "ffmpeg", func(key string, _, v *yaml.Node) error {
+		path := "ffmpeg." + key
+		s, err := d.str(v, path)
+		if err != nil {
+			return err
+		}
+		if key == "bin" {
+			if s == "" {
+				return d.errorf(resolve(v), path, "want the ffmpeg program (name or path), got nothing")
+			}
+			c.Bin = s
+			return nil
+		}
+		c.Templates[key] = s
+		return nil
+	})
+}

@@ -1,0 +1,227 @@
+package rtspserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+)
+
+// session is one PLAY reader.
+type session struct {
+	srv      *Server
+	ss       *gortsplib.ServerSession
+	ms       *mediaSet
+	peer     string
+	log      *slog.Logger
+	channels map[*description.Media]int // TCP interleaved RTP channel per media
+	hold     func()                     // keeps sources up between SETUP and PLAY
+
+	// pendingStart starts media once the PLAY response is written.
+	pendingStart func()
+
+	mu      sync.Mutex
+	reader  *stream.Reader
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+}
+
+func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, peer string) *session {
+	return &session{
+		srv:      srv,
+		ss:       ss,
+		ms:       ms,
+		peer:     peer,
+		log:      srv.log.With("stream", ms.st.Name, "peer", peer),
+		channels: map[*description.Media]int{},
+		hold:     ms.st.Acquire(),
+	}
+}
+
+// setupDone records the channel of the media just set up and announces the
+// SSRC our packets carry (over UDP gortsplib writes, with its own SSRC).
+func (sess *session) setupDone(res *base.Response) {
+	medias := sess.ss.Medias()
+	if len(medias) == 0 {
+		return
+	}
+	m := medias[len(medias)-1]
+	pos := sess.ms.position(m)
+	if pos < 0 {
+		return
+	}
+	th, err := transportOf(res)
+	if err != nil || th.InterleavedIDs == nil {
+		return
+	}
+	sess.channels[m] = th.InterleavedIDs[0]
+	ssrc := sess.ms.tracks[pos].SSRC
+	th.SSRC = &ssrc
+	res.Header["Transport"] = th.Marshal()
+}
+
+// play prepares the reader; media starts after the PLAY response.
+func (sess *session) play(c *conn) error {
+	tr := sess.ss.Transport()
+	if tr == nil {
+		return errors.New("no transport")
+	}
+	var tracks []*stream.Track
+	var medias []*description.Media
+	for _, m := range sess.ss.Medias() {
+		if pos := sess.ms.position(m); pos >= 0 {
+			tracks = append(tracks, sess.ms.tracks[pos])
+			medias = append(medias, m)
+		}
+	}
+	if len(tracks) == 0 {
+		return errors.New("nothing set up")
+	}
+	if !sess.ms.valid() {
+		return stream.ErrTrackEnded
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed || sess.reader != nil {
+		return errors.New("session closed or already playing")
+	}
+	r := sess.ms.st.NewReader(tracks)
+	sess.reader = r
+	ctx, cancel := context.WithCancel(context.Background())
+	sess.cancel = cancel
+	var run func()
+	switch tr.Protocol {
+	case gortsplib.ProtocolTCP:
+		if c == nil {
+			return errors.New("connection is not ours")
+		}
+		chans := make([]byte, len(tracks))
+		for i, m := range medias {
+			ch, ok := sess.channels[m]
+			if !ok {
+				return errors.New("no interleaved channel")
+			}
+			chans[i] = byte(ch)
+		}
+		run = func() { sess.end(writeTCP(ctx, r, c, chans)) }
+	default:
+		run = func() { sess.end(writeUDP(ctx, r, sess.ss, medias)) }
+	}
+	sess.pendingStart = func() {
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		if sess.closed {
+			return
+		}
+		sess.started = true
+		go run()
+	}
+	sess.log.Info("reader started", "transport", tr.Protocol.String(), "tracks", stream.Describe(tracks))
+	return nil
+}
+
+// end is called by the writer goroutine when it stops.
+func (sess *session) end(err error) {
+	sess.reader.Close()
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return
+	case errors.Is(err, stream.ErrLagged):
+		sess.log.Warn("reader dropped: it fell behind the stream")
+	case errors.Is(err, stream.ErrTrackEnded), errors.Is(err, stream.ErrStreamClosed):
+		sess.log.Info("reader closed", "reason", err)
+	default:
+		sess.log.Info("reader dropped", "reason", err)
+	}
+	sess.ss.Close()
+}
+
+func (sess *session) close(err error) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed {
+		return
+	}
+	sess.closed = true
+	if sess.cancel != nil {
+		sess.cancel()
+	}
+	if sess.reader != nil && !sess.started {
+		sess.reader.Close()
+	}
+	sess.hold()
+	sess.log.Debug("session closed", "reason", err)
+}
+
+// writeTCP is the TCP fan-out path: every packet that arrived since the last
+// wake goes out in one writev, each behind its 4-byte interleaved header.
+func writeTCP(ctx context.Context, r *stream.Reader, c *conn, chans []byte) error {
+	var (
+		pkts []*stream.Packet
+		hdrs []byte
+		bufs net.Buffers
+		err  error
+	)
+	for {
+		if err = r.Wait(ctx); err != nil {
+			return err
+		}
+		pkts, err = r.Next(pkts[:0])
+		if err != nil {
+			return err
+		}
+		if len(pkts) == 0 {
+			continue
+		}
+		if cap(hdrs) < 4*len(pkts) {
+			hdrs = make([]byte, 4*len(pkts))
+		}
+		hdrs = hdrs[:4*len(pkts)]
+		bufs = bufs[:0]
+		for i, p := range pkts {
+			h := hdrs[4*i : 4*i+4 : 4*i+4]
+			h[0] = '$'
+			h[1] = chans[r.Position(p.Track)]
+			h[2] = byte(len(p.Data) >> 8)
+			h[3] = byte(len(p.Data))
+			bufs = append(bufs, h, p.Data)
+		}
+		b := bufs
+		err = c.writeBatch(&b)
+		clear(pkts)
+		clear(bufs)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeUDP hands each packet to gortsplib, which sends one datagram per packet.
+func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media) error {
+	var pkts []*stream.Packet
+	var err error
+	for {
+		if err = r.Wait(ctx); err != nil {
+			return err
+		}
+		pkts, err = r.Next(pkts[:0])
+		if err != nil {
+			return err
+		}
+		for _, p := range pkts {
+			cp := *p.RTP // gortsplib sets the SSRC on the packet it gets
+			if err := ss.WritePacketRTP(medias[r.Position(p.Track)], &cp); err != nil {
+				return err
+			}
+		}
+		clear(pkts)
+	}
+}

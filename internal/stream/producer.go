@@ -1,0 +1,170 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// State is the health of one producer of a stream.
+type State string
+
+// Producer states.
+const (
+	StateIdle       State = "idle"       // not needed by anyone
+	StateConnecting State = "connecting" // first attempt under way
+	StateOnline     State = "online"     // tracks set, packets flowing
+	StateDown       State = "down"       // failed; retrying with backoff
+)
+
+// ProducerInfo is what a producer shows about itself (API, logs).
+type ProducerInfo struct {
+	Source     string // redacted
+	State      State
+	Since      time.Time
+	LastError  string
+	Reconnects int
+	Tracks     []*Track
+}
+
+// producer feeds tracks into a stream: a configured source that is run on
+// demand, or an ingest publisher (src == nil).
+type producer struct {
+	s    *Stream
+	name string // redacted source or publisher address
+	src  Source
+
+	// guarded by s.mu
+	tracks     []*Track
+	state      State
+	since      time.Time
+	lastErr    error
+	reconnects int
+	attempted  bool // an attempt has ended (tracks set or failed) since start
+	cancel     context.CancelFunc
+	done       chan struct{}
+	active     bool // publisher only: the publisher is connected
+}
+
+func (p *producer) setState(st State, err error) {
+	if p.state != st {
+		p.since = time.Now()
+	}
+	p.state = st
+	p.lastErr = err
+}
+
+func (p *producer) info() ProducerInfo {
+	pi := ProducerInfo{Source: p.name, State: p.state, Since: p.since, Reconnects: p.reconnects, Tracks: append([]*Track(nil), p.tracks...)}
+	if p.lastErr != nil {
+		pi.LastError = p.lastErr.Error()
+	}
+	return pi
+}
+
+// start runs the source until stop; s.mu held.
+func (p *producer) start() {
+	if p.src == nil || p.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done = make(chan struct{})
+	p.attempted = false
+	p.setState(StateConnecting, nil)
+	go p.run(ctx, p.done)
+}
+
+// stop ends the source; s.mu held. It does not wait.
+func (p *producer) stop() chan struct{} {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	p.cancel = nil
+	p.setState(StateIdle, nil)
+	return p.done
+}
+
+func (p *producer) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	log := p.s.log.With("source", p.name)
+	backoff := p.s.opts.MinBackoff
+	for {
+		began := time.Now()
+		log.Debug("source connecting")
+		err := p.src.Run(ctx, p)
+		if ctx.Err() != nil {
+			log.Debug("source stopped")
+			return
+		}
+		if err == nil {
+			err = errors.New("source ended")
+		}
+		if time.Since(began) > p.s.opts.MaxBackoff {
+			backoff = p.s.opts.MinBackoff
+		}
+		p.s.mu.Lock()
+		p.setState(StateDown, err)
+		p.attempted = true
+		p.reconnects++
+		p.s.changedLocked()
+		p.s.mu.Unlock()
+		log.Warn("source failed, retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, p.s.opts.MaxBackoff)
+	}
+}
+
+// SetTracks implements Publisher.
+func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("no tracks")
+	}
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	same := len(specs) == len(p.tracks)
+	for i := 0; same && i < len(specs); i++ {
+		same = p.tracks[i].sameAs(specs[i]) && !p.tracks[i].closed()
+	}
+	if same {
+		s.wmu.Lock()
+		for _, t := range p.tracks {
+			t.resync = true
+		}
+		s.wmu.Unlock()
+	} else {
+		if len(p.tracks) > 0 {
+			s.log.Info("tracks changed, readers of the old tracks are closed", "source", p.name)
+		}
+		for _, t := range p.tracks {
+			t.close()
+		}
+		p.tracks = make([]*Track, len(specs))
+		for i, sp := range specs {
+			if sp.Format == nil {
+				return nil, fmt.Errorf("track %d has no format", i)
+			}
+			p.tracks[i] = newTrack(s.nextTrackID, sp)
+			s.nextTrackID++
+		}
+	}
+	p.setState(StateOnline, nil)
+	p.attempted = true
+	s.changedLocked()
+	s.notifyReaders()
+	return append([]*Track(nil), p.tracks...), nil
+}
+
+// WritePacket implements Publisher.
+func (p *producer) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
+	p.s.write(t, pkt, now)
+}

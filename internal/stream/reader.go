@@ -1,0 +1,139 @@
+package stream
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors a reader ends with.
+var (
+	// ErrLagged: the reader fell a whole ring behind the stream.
+	ErrLagged = errors.New("reader too slow: fell behind the stream")
+	// ErrTrackEnded: a track of the reader ended (codec change, publisher gone).
+	ErrTrackEnded = errors.New("track ended")
+	// ErrStreamClosed: the stream was removed or the server is stopping.
+	ErrStreamClosed = errors.New("stream closed")
+)
+
+// Reader follows a stream's packets for a chosen set of tracks. It belongs to
+// one goroutine; only Close may be called from others.
+type Reader struct {
+	s      *Stream
+	tracks []*Track
+	sel    []int // track ID -> position in tracks + 1; 0 = not wanted
+	// waitKey[pos]: skip packets of that track until a keyframe starts
+	waitKey []bool
+	cursor  uint64
+	wake    chan struct{}
+	release func()
+}
+
+// NewReader starts reading tracks (all of this stream) from now on. Video
+// tracks start at their next keyframe. The reader holds the stream's sources
+// up until Close.
+func (s *Stream) NewReader(tracks []*Track) *Reader {
+	r := &Reader{
+		s:       s,
+		tracks:  append([]*Track(nil), tracks...),
+		waitKey: make([]bool, len(tracks)),
+		wake:    make(chan struct{}, 1),
+	}
+	maxID := 0
+	for _, t := range tracks {
+		maxID = max(maxID, t.ID)
+	}
+	r.sel = make([]int, maxID+1)
+	for i, t := range tracks {
+		r.sel[t.ID] = i + 1
+		r.waitKey[i] = t.Kind == Video
+	}
+	r.release = s.Acquire()
+	s.rmu.Lock()
+	r.cursor = s.ring.head.Load()
+	old := *s.readers.Load()
+	next := make([]*Reader, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, r)
+	s.readers.Store(&next)
+	s.rmu.Unlock()
+	return r
+}
+
+// Tracks returns the reader's tracks; Packet positions refer to this order.
+func (r *Reader) Tracks() []*Track { return r.tracks }
+
+// Position returns the index of t in Tracks(), or -1.
+func (r *Reader) Position(t *Track) int {
+	if t.ID < len(r.sel) {
+		return r.sel[t.ID] - 1
+	}
+	return -1
+}
+
+// Wait blocks until new packets may be there, the context ends, or a track or
+// the stream ends.
+func (r *Reader) Wait(ctx context.Context) error {
+	select {
+	case <-r.wake:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.s.closed:
+		return ErrStreamClosed
+	}
+	for _, t := range r.tracks {
+		if t.closed() {
+			return ErrTrackEnded
+		}
+	}
+	return nil
+}
+
+// Next appends to dst every packet of the reader's tracks that arrived since
+// the last call.
+func (r *Reader) Next(dst []*Packet) ([]*Packet, error) {
+	rg := r.s.ring
+	h := rg.head.Load()
+	if h-r.cursor > rg.size() {
+		return dst, ErrLagged
+	}
+	for i := r.cursor; i < h; i++ {
+		p := rg.slots[i&rg.mask].Load()
+		if p == nil || p.idx != i {
+			return dst, ErrLagged
+		}
+		id := p.Track.ID
+		if id >= len(r.sel) || r.sel[id] == 0 {
+			continue
+		}
+		if pos := r.sel[id] - 1; r.waitKey[pos] {
+			if !p.Key {
+				continue
+			}
+			r.waitKey[pos] = false
+		}
+		dst = append(dst, p)
+	}
+	r.cursor = h
+	return dst, nil
+}
+
+// Close stops the reader and releases its hold on the stream's sources.
+func (r *Reader) Close() {
+	s := r.s
+	s.rmu.Lock()
+	old := *s.readers.Load()
+	next := make([]*Reader, 0, len(old))
+	found := false
+	for _, o := range old {
+		if o == r {
+			found = true
+			continue
+		}
+		next = append(next, o)
+	}
+	s.readers.Store(&next)
+	s.rmu.Unlock()
+	if found {
+		r.release()
+	}
+}

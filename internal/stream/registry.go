@@ -1,0 +1,156 @@
+package stream
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Options tune a Registry; zero fields take defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Openers make sources, by URL scheme.
+	Openers map[string]Opener
+	// Grace is how long sources stay connected after the last reader leaves.
+	Grace time.Duration
+	// PublisherGrace is how long readers wait for a publisher that left to come back.
+	PublisherGrace time.Duration
+	// RingSize is the number of packets a reader may fall behind before it
+	// is dropped.
+	RingSize   int
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+}
+
+func (o *Options) fill() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Grace == 0 {
+		o.Grace = 5 * time.Second
+	}
+	if o.PublisherGrace == 0 {
+		o.PublisherGrace = 5 * time.Second
+	}
+	if o.RingSize == 0 {
+		o.RingSize = 4096
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+}
+
+// Registry holds the streams by name.
+type Registry struct {
+	opts    Options
+	mu      sync.Mutex
+	streams map[string]*Stream
+	closed  bool
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(opts Options) *Registry {
+	opts.fill()
+	return &Registry{opts: opts, streams: map[string]*Stream{}}
+}
+
+// Add creates a configured stream with its sources (none: it waits for a publisher).
+func (r *Registry) Add(name string, specs []SourceSpec) (*Stream, error) {
+	var srcs []Source
+	var names []string
+	for _, sp := range specs {
+		open, ok := r.opts.Openers[sp.Scheme]
+		if !ok {
+			return nil, fmt.Errorf("stream %q: source %s: no support for scheme %q", name, sp.Redacted, sp.Scheme)
+		}
+		src, err := open(sp)
+		if err != nil {
+			return nil, fmt.Errorf("stream %q: source %s: %w", name, sp.Redacted, err)
+		}
+		srcs = append(srcs, src)
+		names = append(names, sp.Redacted)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.streams[name]; ok {
+		return nil, fmt.Errorf("stream %q exists already", name)
+	}
+	s := newStream(name, &r.opts, srcs, names)
+	r.streams[name] = s
+	return s, nil
+}
+
+// Get returns the stream or nil.
+func (r *Registry) Get(name string) *Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.streams[name]
+}
+
+// GetOrCreate returns the stream, creating a dynamic one that lives while it
+// is published (S5: unconfigured names are created by their publisher).
+func (r *Registry) GetOrCreate(name string) *Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.streams[name]; s != nil {
+		return s
+	}
+	if r.closed {
+		return nil
+	}
+	s := newStream(name, &r.opts, nil, nil)
+	s.dynamic = true
+	s.onEmpty = r.removeIfEmpty
+	r.streams[name] = s
+	return s
+}
+
+func (r *Registry) removeIfEmpty(s *Stream) {
+	s.mu.Lock()
+	empty := s.publisher == nil && s.demand == 0
+	s.mu.Unlock()
+	if !empty {
+		return
+	}
+	r.mu.Lock()
+	if r.streams[s.Name] == s {
+		delete(r.streams, s.Name)
+	}
+	r.mu.Unlock()
+	s.close()
+}
+
+// Streams returns the streams sorted by name.
+func (r *Registry) Streams() []*Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Stream, 0, len(r.streams))
+	for _, s := range r.streams {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Close closes every stream and waits for their sources to stop.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	r.closed = true
+	all := make([]*Stream, 0, len(r.streams))
+	for _, s := range r.streams {
+		all = append(all, s)
+	}
+	r.streams = map[string]*Stream{}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.close() }()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,379 @@
+// Package stream is the protocol-free core of rtspgate: named streams, their
+// tracks, the producers that feed them (sources run on demand, or an ingest
+// publisher) and the fan-out of packets to any number of readers.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Errors of stream operations.
+var (
+	ErrPublisherBusy = errors.New("the stream already has a publisher")
+	ErrNoPublisher   = errors.New("no publisher yet")
+)
+
+// audioFlushEvery bounds how long audio waits for the next video frame's
+// flush before readers are woken for it alone.
+const audioFlushEvery = 20 * time.Millisecond
+
+// Stream is one named stream.
+type Stream struct {
+	Name    string
+	dynamic bool // created by a publisher, removed when it is gone
+	opts    *Options
+	log     *slog.Logger
+	onEmpty func(*Stream)
+
+	mu          sync.Mutex
+	producers   []*producer
+	publisher   *producer
+	pubTimer    *time.Timer
+	demand      int
+	idleTimer   *time.Timer
+	nextTrackID int
+	changed     chan struct{} // closed and replaced when producers change
+	closed      chan struct{}
+	isClosed    bool
+
+	wmu      sync.Mutex // the packet path
+	ring     *ring
+	lastWake time.Time
+	hasVideo bool
+
+	rmu     sync.Mutex // serialises changes of readers
+	readers atomic.Pointer[[]*Reader]
+}
+
+func newStream(name string, opts *Options, sources []Source, names []string) *Stream {
+	s := &Stream{
+		Name:    name,
+		opts:    opts,
+		log:     opts.Logger.With("stream", name),
+		changed: make(chan struct{}),
+		closed:  make(chan struct{}),
+		ring:    newRing(opts.RingSize),
+	}
+	empty := []*Reader{}
+	s.readers.Store(&empty)
+	for i, src := range sources {
+		s.producers = append(s.producers, &producer{s: s, src: src, name: names[i], state: StateIdle, since: time.Now()})
+	}
+	return s
+}
+
+// changedLocked wakes everyone waiting for tracks; s.mu held.
+func (s *Stream) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+	hasVideo := false
+	for _, p := range s.allLocked() {
+		for _, t := range p.tracks {
+			hasVideo = hasVideo || t.Kind == Video && !t.closed()
+		}
+	}
+	s.wmu.Lock()
+	s.hasVideo = hasVideo
+	s.wmu.Unlock()
+}
+
+func (s *Stream) allLocked() []*producer {
+	if s.publisher == nil {
+		return s.producers
+	}
+	return append([]*producer{s.publisher}, s.producers...)
+}
+
+// Acquire marks the stream as wanted: its sources connect if they are not
+// connected yet. Call the returned function once when no longer needed; the
+// sources stop a grace time after the last release.
+func (s *Stream) Acquire() (release func()) {
+	s.mu.Lock()
+	s.demand++
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+		s.idleTimer = nil
+	}
+	if !s.isClosed {
+		for _, p := range s.producers {
+			p.start()
+		}
+	}
+	s.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(s.release) }
+}
+
+func (s *Stream) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.demand--
+	if s.demand > 0 || s.isClosed {
+		return
+	}
+	s.idleTimer = time.AfterFunc(s.opts.Grace, s.idle)
+}
+
+func (s *Stream) idle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.demand > 0 || s.isClosed {
+		return
+	}
+	stopped := false
+	for _, p := range s.producers {
+		stopped = p.stop() != nil || stopped
+	}
+	if stopped {
+		s.log.Info("no readers left, sources disconnected")
+	}
+	s.maybeRemoveLocked()
+}
+
+// WaitTracks returns the stream's current tracks once every running source
+// has had its first try (or ctx ends). Call it while holding Acquire.
+func (s *Stream) WaitTracks(ctx context.Context) ([]*Track, error) {
+	for {
+		s.mu.Lock()
+		tracks, ready, why := s.tracksLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if ready {
+			if len(tracks) == 0 {
+				return nil, why
+			}
+			return tracks, nil
+		}
+		select {
+		case <-ch:
+		case <-s.closed:
+			return nil, ErrStreamClosed
+		case <-ctx.Done():
+			if len(tracks) > 0 {
+				return tracks, nil
+			}
+			if why == nil {
+				why = ErrNoPublisher
+			}
+			return nil, why
+		}
+	}
+}
+
+// tracksLocked returns the live tracks, whether every producer has had its
+// try, and why there are none.
+func (s *Stream) tracksLocked() (tracks []*Track, ready bool, why error) {
+	ready = true
+	var errs []error
+	for _, p := range s.allLocked() {
+		for _, t := range p.tracks {
+			if !t.closed() {
+				tracks = append(tracks, t)
+			}
+		}
+		if p.src != nil && !p.attempted && len(p.tracks) == 0 {
+			ready = false
+		}
+		if p.lastErr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.name, p.lastErr))
+		}
+	}
+	if len(s.producers) == 0 && len(tracks) == 0 {
+		// only a publisher can bring tracks: wait for one
+		return nil, false, ErrNoPublisher
+	}
+	return tracks, ready, errors.Join(errs...)
+}
+
+// Tracks returns the live tracks without waiting.
+func (s *Stream) Tracks() []*Track {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, _, _ := s.tracksLocked()
+	return t
+}
+
+// Producers describes the stream's producers (publisher first).
+func (s *Stream) Producers() []ProducerInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ProducerInfo
+	for _, p := range s.allLocked() {
+		out = append(out, p.info())
+	}
+	return out
+}
+
+// ReaderCount is the number of readers now.
+func (s *Stream) ReaderCount() int { return len(*s.readers.Load()) }
+
+// Publication is an ingest publisher's hold on a stream.
+type Publication struct {
+	p      *producer
+	Tracks []*Track
+}
+
+// Publish makes who the stream's publisher with the given tracks. It fails
+// with ErrPublisherBusy while another publisher is connected.
+func (s *Stream) Publish(specs []TrackSpec, who string) (*Publication, error) {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return nil, ErrStreamClosed
+	}
+	if s.publisher != nil && s.publisher.active {
+		s.mu.Unlock()
+		return nil, ErrPublisherBusy
+	}
+	if s.pubTimer != nil {
+		s.pubTimer.Stop()
+		s.pubTimer = nil
+	}
+	p := s.publisher
+	if p == nil {
+		p = &producer{s: s}
+		s.publisher = p
+	}
+	p.name = "publisher " + who
+	p.active = true
+	s.mu.Unlock()
+	tracks, err := p.SetTracks(specs)
+	if err != nil {
+		s.mu.Lock()
+		p.active = false
+		s.mu.Unlock()
+		return nil, err
+	}
+	return &Publication{p: p, Tracks: tracks}, nil
+}
+
+// WritePacket writes one packet of t.
+func (pb *Publication) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
+	pb.p.s.write(t, pkt, now)
+}
+
+// Close ends the publication. Its tracks wait PublisherGrace for a new
+// publisher with the same codecs, then end.
+func (pb *Publication) Close() {
+	s := pb.p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !pb.p.active || s.publisher != pb.p {
+		return
+	}
+	pb.p.active = false
+	pb.p.setState(StateDown, errors.New("publisher left"))
+	s.pubTimer = time.AfterFunc(s.opts.PublisherGrace, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.publisher != pb.p || pb.p.active {
+			return
+		}
+		for _, t := range pb.p.tracks {
+			t.close()
+		}
+		s.publisher = nil
+		s.changedLocked()
+		s.notifyReaders()
+		s.maybeRemoveLocked()
+	})
+}
+
+// maybeRemoveLocked drops a dynamic stream nobody uses; s.mu held.
+func (s *Stream) maybeRemoveLocked() {
+	if s.dynamic && s.publisher == nil && s.demand == 0 && s.onEmpty != nil {
+		go s.onEmpty(s)
+	}
+}
+
+// write is the packet path: rewrite, marshal once, publish to the ring and
+// wake readers at frame ends.
+func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
+	s.wmu.Lock()
+	if t.closed() {
+		s.wmu.Unlock()
+		return
+	}
+	t.rewrite(pkt, now)
+	data, err := pkt.Marshal()
+	if err != nil {
+		s.wmu.Unlock()
+		return
+	}
+	// the packet must not point into the source's read buffer
+	hs := len(data) - len(pkt.Payload) - int(pkt.PaddingSize)
+	pkt.Payload = data[hs : hs+len(pkt.Payload)]
+	if pkt.Extension {
+		pkt.Header = pkt.Header.Clone()
+	}
+	p := &Packet{Track: t, RTP: pkt, Data: data, Time: now}
+	if t.Kind == Video {
+		p.Key = t.auStart && isKeyStart(t.Codec(), pkt.Payload)
+		t.auStart = pkt.Marker
+	} else {
+		p.Key = true
+	}
+	s.ring.push(p)
+	wake := false
+	if t.Kind == Video {
+		wake = pkt.Marker
+	} else {
+		wake = !s.hasVideo || now.Sub(s.lastWake) >= audioFlushEvery
+	}
+	if wake {
+		s.lastWake = now
+	}
+	s.wmu.Unlock()
+	if wake {
+		s.notifyReaders()
+	}
+}
+
+func (s *Stream) notifyReaders() {
+	for _, r := range *s.readers.Load() {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close stops every producer and ends every reader; it waits for sources.
+func (s *Stream) close() {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.isClosed = true
+	close(s.closed)
+	var waits []chan struct{}
+	for _, p := range s.producers {
+		if d := p.stop(); d != nil {
+			waits = append(waits, d)
+		}
+	}
+	for _, p := range s.allLocked() {
+		for _, t := range p.tracks {
+			t.close()
+		}
+	}
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+	}
+	if s.pubTimer != nil {
+		s.pubTimer.Stop()
+	}
+	s.mu.Unlock()
+	for _, d := range waits {
+		<-d
+	}
+}

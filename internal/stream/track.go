@@ -1,0 +1,141 @@
+package stream
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
+)
+
+// Kind is the kind of media a track carries.
+type Kind string
+
+// Track kinds.
+const (
+	Video Kind = "video"
+	Audio Kind = "audio"
+	Data  Kind = "application"
+)
+
+// TrackSpec describes a track a source offers: what its packets are, before
+// they belong to a stream.
+type TrackSpec struct {
+	Kind   Kind
+	Format format.Format
+}
+
+// Codec is the short upper-case codec name users write in queries: H264,
+// H265, PCMA, PCMU, AAC, OPUS, MJPEG, MP3, L16 …
+func (ts TrackSpec) Codec() string { return CodecName(ts.Format) }
+
+// CodecName names a format the way codec filters do.
+func CodecName(f format.Format) string {
+	switch f := f.(type) {
+	case *format.G711:
+		if f.MULaw {
+			return "PCMU"
+		}
+		return "PCMA"
+	case *format.MPEG4Audio, *format.MPEG4AudioLATM:
+		return "AAC"
+	case *format.MJPEG:
+		return "MJPEG"
+	case *format.MPEG1Audio:
+		return "MP3"
+	case *format.LPCM:
+		return "L16"
+	}
+	return strings.ToUpper(f.Codec())
+}
+
+// sameAs reports whether packets of o can continue a track of ts without the
+// reader noticing: same kind, codec, clock rate and payload type.
+func (ts TrackSpec) sameAs(o TrackSpec) bool {
+	return ts.Kind == o.Kind && ts.Codec() == o.Codec() &&
+		ts.Format.ClockRate() == o.Format.ClockRate() &&
+		ts.Format.PayloadType() == o.Format.PayloadType()
+}
+
+// Track is one media track of a stream. It outlives a reconnect of its source
+// when the codec is unchanged, so readers see a gap, not a disconnect.
+type Track struct {
+	TrackSpec
+	// ID is unique within the stream and small: readers index slices by it.
+	ID int
+	// SSRC is the SSRC of every packet readers get from this track.
+	SSRC uint32
+
+	closeOnce sync.Once
+	done      chan struct{}
+
+	// rewrite state, guarded by the stream's write lock
+	resync    bool
+	started   bool
+	seqOffset uint16
+	tsOffset  uint32
+	lastSeq   uint16
+	lastTS    uint32
+	lastTime  time.Time
+	auStart   bool
+}
+
+func newTrack(id int, spec TrackSpec) *Track {
+	return &Track{
+		TrackSpec: spec,
+		ID:        id,
+		SSRC:      rand.Uint32(),
+		done:      make(chan struct{}),
+		resync:    true,
+		auStart:   true,
+	}
+}
+
+// Done is closed when the track ends for good (its source changed codecs, or
+// its publisher left and none came back).
+func (t *Track) Done() <-chan struct{} { return t.done }
+
+func (t *Track) close() { t.closeOnce.Do(func() { close(t.done) }) }
+
+func (t *Track) closed() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// rewrite gives pkt the track's SSRC and makes sequence numbers and
+// timestamps continue across source restarts. Called with the stream's write
+// lock held.
+func (t *Track) rewrite(pkt *rtp.Packet, now time.Time) {
+	if t.resync {
+		t.resync = false
+		if t.started {
+			elapsed := now.Sub(t.lastTime)
+			if elapsed < 0 {
+				elapsed = 0
+			}
+			ticks := uint32(elapsed.Seconds() * float64(t.Format.ClockRate()))
+			if ticks == 0 {
+				ticks = 1
+			}
+			t.tsOffset = t.lastTS + ticks - pkt.Timestamp
+			t.seqOffset = t.lastSeq + 1 - pkt.SequenceNumber
+		} else {
+			t.tsOffset = rand.Uint32()
+			t.seqOffset = uint16(rand.Uint32())
+		}
+		t.auStart = true
+	}
+	pkt.SSRC = t.SSRC
+	pkt.SequenceNumber += t.seqOffset
+	pkt.Timestamp += t.tsOffset
+	t.started = true
+	t.lastSeq = pkt.SequenceNumber
+	t.lastTS = pkt.Timestamp
+	t.lastTime = now
+}
