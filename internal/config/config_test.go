@@ -392,7 +392,7 @@ func TestErrors(t *testing.T) {
 		also string // and contains this
 	}{
 		{"syntax", "streams:\n  cam: rtsp://u:s3cret@h/\n  bad: [\n", "config.yaml:3: YAML syntax: ", ""},
-		{"syntax tab", "streams:\n\tcam: rtsp://u:s3cret@h/\n", "config.yaml:2: YAML syntax: ", ""},
+		{"syntax tab", "streams:\n\tcam: rtsp://u:s3cret@h/\n", "config.yaml:2: YAML syntax: ", "(indent with spaces, not tabs)"},
 		{"two documents", "streams: {}\n---\nrtsp: {}\n", "config.yaml:2: ", "one YAML document"},
 		{"top list", "- rtsp://u:s3cret@h/\n", "config.yaml:1: the file must be a mapping", "got a list"},
 		{"top string", "rtsp://u:s3cret@h/\n", "config.yaml:1: the file must be a mapping", "got a string"},
@@ -411,7 +411,7 @@ func TestErrors(t *testing.T) {
 		{"duplicate stream", "streams:\n  cam: rtsp://u:s3cret@h/1\n  other:\n  cam: rtsp://u:s3cret@h/2\n", "config.yaml:4: streams.cam: given twice, at lines 2 and 4", ""},
 		{"scheme http", "streams:\n  cam: http://u:s3cret@h/snap.jpg\n", `config.yaml:2: streams.cam: unsupported scheme "http"; accepted: rtsp, rtsps, rtspx, ffmpeg`, ""},
 		{"scheme exec", "streams:\n  cam: exec:ffmpeg -i x\n", `config.yaml:2: streams.cam: unsupported scheme "exec"`, ""},
-		{"no scheme userinfo", "streams:\n  cam: admin:s3cret@192.168.1.2/live\n", "config.yaml:2: streams.cam: a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx://, ffmpeg:", ""},
+		{"no scheme userinfo", "streams:\n  cam: admin:s3cret@192.168.1.2/live\n", "config.yaml:2: streams.cam: a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx:// and ffmpeg", ""},
 		{"no scheme", "streams:\n  cam: 192.168.1.2/live\n", "config.yaml:2: streams.cam: a source must start with a scheme", ""},
 		{"no host", "streams:\n  cam: rtsp:///live\n", "config.yaml:2: streams.cam: the source URL has no host", ""},
 		{"opaque", "streams:\n  cam: rtsp:u:s3cret@h/live\n", "config.yaml:2: streams.cam: the source URL has no host", ""},

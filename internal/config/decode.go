@@ -35,13 +35,13 @@ func apply(cfg *Config, file string, data []byte, getenv func(string) (string, b
 		if errors.Is(err, io.EOF) {
 			return nil // empty file
 		}
-		return d.syntaxError(err)
+		return d.syntaxError(err, data)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return d.syntaxError(err)
+		return d.syntaxError(err, data)
 	case !isEmpty(&extra):
 		return &Error{File: file, Line: extra.Line, Msg: "a config file holds one YAML document; remove the second '---'"}
 	}
@@ -51,11 +51,18 @@ func apply(cfg *Config, file string, data []byte, getenv func(string) (string, b
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError turns "yaml: line 3: msg" into "FILE:3: YAML syntax: msg".
-func (d *decoder) syntaxError(err error) error {
+func (d *decoder) syntaxError(err error, data []byte) error {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{File: d.file, Line: line, Msg: "YAML syntax: " + m[2]}
+		msg = "YAML syntax: " + m[2]
+		if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) {
+			text := lines[line-1]
+			if indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]; bytes.IndexByte(indent, '\t') >= 0 {
+				msg += " (indent with spaces, not tabs)"
+			}
+		}
+		return &Error{File: d.file, Line: line, Msg: msg}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {

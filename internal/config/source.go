@@ -61,7 +61,7 @@ func ParseSource(raw string) (Source, error) {
 	scheme, rest, ok := cutScheme(main)
 	switch {
 	case !ok:
-		return Source{}, errors.New("a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx://, ffmpeg:")
+		return Source{}, errors.New("a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx:// and ffmpeg")
 	case scheme == "rtsp" || scheme == "rtsps" || scheme == "rtspx":
 		if err := checkRTSPURL(main, "the source URL"); err != nil {
 			return Source{}, err
@@ -74,7 +74,7 @@ func ParseSource(raw string) (Source, error) {
 		return Source{}, fmt.Errorf("unsupported scheme %q; accepted: rtsp, rtsps, rtspx, ffmpeg", scheme)
 	default:
 		// "user:pass@host" looks like scheme "user": do not print it.
-		return Source{}, errors.New("a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx://, ffmpeg:")
+		return Source{}, errors.New("a source must start with a scheme; accepted: rtsp://, rtsps://, rtspx:// and ffmpeg")
 	}
 	s.Scheme = scheme
 

@@ -161,13 +161,18 @@ func (sess *session) close(err error) {
 	sess.log.Debug("session closed", "reason", err)
 }
 
+// batchWriter sends a batch of buffers in one call (*conn: one writev).
+type batchWriter interface {
+	writeBatch(bufs *net.Buffers) error
+}
+
 // writeTCP is the TCP fan-out path: every packet that arrived since the last
 // wake goes out in one writev, each behind its 4-byte interleaved header.
-func writeTCP(ctx context.Context, r *stream.Reader, c *conn, chans []byte) error {
+func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte) error {
 	var (
-		pkts []*stream.Packet
-		hdrs []byte
-		bufs net.Buffers
+		pkts = make([]*stream.Packet, 0, 64)
+		hdrs = make([]byte, 0, 4*64)
+		bufs = make(net.Buffers, 0, 2*64)
 		err  error
 	)
 	for {

@@ -25,6 +25,24 @@ type Packet struct {
 	idx uint64
 }
 
+// isPrefix reports whether a payload holds only a NAL unit that may come
+// before a keyframe's data in its access unit (access unit delimiter, SEI), so
+// the keyframe check must look at the next packet too.
+func isPrefix(codec string, p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	switch codec {
+	case "H264":
+		t := p[0] & 0x1f
+		return t == 6 || t == 9
+	case "H265":
+		t := (p[0] >> 1) & 0x3f
+		return t == 35 || t == 39
+	}
+	return false
+}
+
 // isKeyStart reports whether an RTP payload that starts an access unit begins
 // a keyframe. Codecs we do not inspect count as always decodable.
 func isKeyStart(codec string, payload []byte) bool {

@@ -159,6 +159,9 @@ func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
 	}
 	p.setState(StateOnline, nil)
 	p.attempted = true
+	if p.src != nil {
+		s.log.Info("source connected", "source", p.name, "tracks", Describe(p.tracks))
+	}
 	s.changedLocked()
 	s.notifyReaders()
 	return append([]*Track(nil), p.tracks...), nil

@@ -316,8 +316,9 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 	}
 	p := &Packet{Track: t, RTP: pkt, Data: data, Time: now}
 	if t.Kind == Video {
-		p.Key = t.auStart && isKeyStart(t.Codec(), pkt.Payload)
-		t.auStart = pkt.Marker
+		codec := t.codec
+		p.Key = t.auStart && isKeyStart(codec, pkt.Payload)
+		t.auStart = pkt.Marker || t.auStart && isPrefix(codec, pkt.Payload)
 	} else {
 		p.Key = true
 	}

@@ -48,7 +48,9 @@ func CodecName(f format.Format) string {
 	case *format.LPCM:
 		return "L16"
 	}
-	return strings.ToUpper(f.Codec())
+	// the encoding name of the rtpmap: "VP8/90000" -> "VP8"
+	name, _, _ := strings.Cut(f.RTPMap(), "/")
+	return strings.ToUpper(name)
 }
 
 // sameAs reports whether packets of o can continue a track of ts without the
@@ -68,6 +70,8 @@ type Track struct {
 	// SSRC is the SSRC of every packet readers get from this track.
 	SSRC uint32
 
+	codec string // CodecName, computed once: the packet path needs it
+
 	closeOnce sync.Once
 	done      chan struct{}
 
@@ -86,6 +90,7 @@ func newTrack(id int, spec TrackSpec) *Track {
 	return &Track{
 		TrackSpec: spec,
 		ID:        id,
+		codec:     spec.Codec(),
 		SSRC:      rand.Uint32(),
 		done:      make(chan struct{}),
 		resync:    true,

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtspgate/rtspgate/internal/app"
+	"github.com/rtspgate/rtspgate/internal/config"
+	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
+)
+
+// logBuffer collects rtspgate's log lines for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitFor polls cond until it holds or the time is up.
+func (l *logBuffer) waitFor(t *testing.T, what string, d time.Duration, cond func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond(l.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never showed %s:\n%s", what, l.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// gateway is an in-process rtspgate.
+type gateway struct {
+	app  *app.App
+	logs *logBuffer
+	// URL is rtsp://127.0.0.1:PORT/ (ending with a slash).
+	URL  string
+	Port int
+}
+
+type gatewayOpts struct {
+	udp    bool   // enable UDP readers on free ports
+	listen string // RTSP listen address; default 127.0.0.1:0
+}
+
+// startGateway starts rtspgate with the YAML config yml (rtsp.listen is set
+// here), and stops it when the test ends.
+func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	cfg.RTSP.Listen = o.listen
+	if cfg.RTSP.Listen == "" {
+		cfg.RTSP.Listen = "127.0.0.1:0"
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts := app.Options{
+		UDPRTPAddress: "-",
+		StreamOptions: stream.Options{Grace: time.Second, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second},
+	}
+	if o.udp {
+		rtp := freeUDPPair(t)
+		opts.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", rtp)
+		opts.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", rtp+1)
+	}
+	a, err := app.Start(cfg, opts, log)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		if t.Failed() {
+			t.Logf("rtspgate log:\n%s", logs.String())
+		}
+	})
+	addr := a.RTSP.Addr().String()
+	port := 0
+	fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &port)
+	return &gateway{app: a, logs: logs, URL: fmt.Sprintf("rtsp://127.0.0.1:%d/", port), Port: port}
+}
+
+// freeUDPPair returns an even port P with P and P+1 free for UDP.
+func freeUDPPair(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		p := freeUDPPort()
+		if p > 0 && p%2 == 0 && p < 65000 && udpFree(p+1) {
+			return p
+		}
+	}
+	t.Fatal("no free UDP port pair")
+	return 0
+}
+
+func codecsOf(streams []testpeer.ProbeStream) string {
+	var parts []string
+	for _, s := range streams {
+		parts = append(parts, s.CodecType+":"+s.CodecName)
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,99 @@
+package rtspserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+)
+
+// countingWriter stands in for a socket: it walks the buffers like writev
+// would and counts packets by their interleaved headers.
+type countingWriter struct {
+	packets *atomic.Int64
+	bytes   int64
+}
+
+func (w *countingWriter) writeBatch(bufs *net.Buffers) error {
+	n := 0
+	for _, b := range *bufs {
+		if len(b) == 4 && b[0] == '$' {
+			n++
+		}
+		w.bytes += int64(len(b))
+	}
+	w.packets.Add(int64(n))
+	return nil
+}
+
+// BenchmarkFanOut measures the cost of the fan-out path from the source's
+// WritePacket to a batch handed to the socket: marshalling once, the ring,
+// waking readers, and each reader's batch build. One op is one packet
+// written; ns/delivered and allocs/delivered divide by the readers.
+func BenchmarkFanOut(b *testing.B) {
+	for _, readers := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			benchFanOut(b, readers)
+		})
+	}
+}
+
+func benchFanOut(b *testing.B, readers int) {
+	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RingSize: 8192})
+	defer reg.Close()
+	st := reg.GetOrCreate("bench")
+	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := pub.Tracks[0]
+	var delivered atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range readers {
+		r := st.NewReader(pub.Tracks)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0})
+		}()
+	}
+	payload := make([]byte, 1400)
+	payload[0] = 0x65 // IDR: every frame is decodable, readers start at once
+	const perFrame = 20
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i / perFrame * 3000), Marker: i%perFrame == perFrame-1 || i == b.N-1}, Payload: payload}
+		pub.WritePacket(tr, pkt, start)
+		// keep every reader within the ring: wait at each frame end
+		if pkt.Marker {
+			want := int64(i+1) * int64(readers)
+			for delivered.Load() < want {
+				runtime.Gosched()
+			}
+		}
+	}
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cancel()
+	wg.Wait()
+	total := float64(b.N) * float64(readers)
+	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/delivered")
+	if got := delivered.Load(); got != int64(total) {
+		b.Fatalf("delivered %d packets, want %d", got, int64(total))
+	}
+}

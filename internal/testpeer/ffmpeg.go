@@ -1,0 +1,220 @@
+package testpeer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	ffprobeTimeout = 15 * time.Second
+	// decodeSlack is added to the decoded duration when DecodeCheck's
+	// context has no deadline: connecting and buffering take a while.
+	decodeSlack = 20 * time.Second
+	clipTimeout = 60 * time.Second
+
+	// harmlessDTS is the null muxer's warning for some streams; it is not a
+	// decode error (ffmpeg prints it even at -v error).
+	harmlessDTS = "non monotonically increasing dts"
+)
+
+// ProbeStream is one stream as ffprobe reports it.
+type ProbeStream struct {
+	CodecType  string `json:"codec_type"`  // "video", "audio", …
+	CodecName  string `json:"codec_name"`  // "h264", "hevc", "pcm_alaw", "aac", …
+	Width      int    `json:"width"`       // video only
+	Height     int    `json:"height"`      // video only
+	SampleRate string `json:"sample_rate"` // audio only, e.g. "8000"
+}
+
+// FFprobe runs `ffprobe -v error -rtsp_transport TRANSPORT -show_streams -of
+// json URL` and returns its streams. An empty transport leaves the option out
+// (for files). Without a deadline in ctx it gives up after 15 s. The error
+// carries ffprobe's stderr.
+func FFprobe(ctx context.Context, url, transport string) ([]ProbeStream, error) {
+	ctx, cancel := withDefaultTimeout(ctx, ffprobeTimeout)
+	defer cancel()
+
+	args := []string{"-hide_banner", "-v", "error"}
+	if transport != "" {
+		args = append(args, "-rtsp_transport", transport)
+	}
+	args = append(args, "-show_streams", "-of", "json", url)
+	cmd := exec.CommandContext(ctx, "ffprobe", args...)
+	cmd.SysProcAttr = childSysProcAttr()
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("ffprobe %s (%s): %w: %s", url, transport, err, strings.TrimSpace(stderr.String()))
+	}
+	var out struct {
+		Streams []ProbeStream `json:"streams"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("ffprobe %s: parse output: %w: %s", url, err, stdout.String())
+	}
+	return out.Streams, nil
+}
+
+// DecodeCheck decodes SECONDS of url with `ffmpeg -v error -rtsp_transport
+// TRANSPORT -i URL -t SECONDS -f null -` and returns the number of video
+// frames decoded and ffmpeg's error lines, without the harmless "non
+// monotonically increasing dts" ones. err is set when ffmpeg fails or ctx
+// ends; frames and errLines are filled in anyway. Without a deadline in ctx
+// it gives up after seconds + 20 s.
+func DecodeCheck(ctx context.Context, url, transport string, seconds float64) (frames int, errLines []string, err error) {
+	ctx, cancel := withDefaultTimeout(ctx, time.Duration(seconds*float64(time.Second))+decodeSlack)
+	defer cancel()
+
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-v", "error"}
+	if transport != "" {
+		args = append(args, "-rtsp_transport", transport)
+	}
+	args = append(args, "-i", url,
+		"-t", strconv.FormatFloat(seconds, 'f', -1, 64),
+		"-f", "null", "-", "-progress", "pipe:1")
+	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	cmd.SysProcAttr = childSysProcAttr()
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+
+	// -progress prints blocks of key=value lines; the last frame= counts.
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				frames = n
+			}
+		}
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.Contains(l, harmlessDTS) {
+			continue
+		}
+		errLines = append(errLines, l)
+	}
+	if runErr != nil {
+		return frames, errLines, fmt.Errorf("ffmpeg decode %s (%s): %w: %s", url, transport, runErr, strings.Join(errLines, "\n"))
+	}
+	return frames, errLines, nil
+}
+
+// Publish runs `ffmpeg -re [-stream_loop -1] -i FILE -c copy -rtsp_transport
+// tcp -f rtsp URL` in the background (an RTSP publisher, ANNOUNCE + RECORD).
+// The test's cleanup stops it; its stderr is logged if the test failed.
+func Publish(t testing.TB, file, url string, loop bool) *Process {
+	t.Helper()
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-v", "warning", "-re"}
+	if loop {
+		args = append(args, "-stream_loop", "-1")
+	}
+	args = append(args, "-i", file, "-c", "copy", "-rtsp_transport", "tcp", "-f", "rtsp", url)
+	p, err := startProcess(exec.Command("ffmpeg", args...), nil, nil)
+	if err != nil {
+		t.Fatalf("testpeer: publish %s to %s: %v (Debian package ffmpeg)", file, url, err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("testpeer: publisher to %s: exit %v, stderr:\n%s", url, p.Err(), p.Stderr())
+		}
+	})
+	return p
+}
+
+// clips caches TestClip's files per duration for the whole test binary.
+var clips struct {
+	mu    sync.Mutex
+	paths map[int]string
+}
+
+// clipVersion names the encoding settings; change it when they change.
+const clipVersion = "v1"
+
+// TestClip returns an MP4 file of the given duration with H.264 video
+// (320x240, 25 fps, a key frame every 25 frames, no B-frames) and AAC audio
+// (48 kHz mono), made with ffmpeg's lavfi testsrc and sine. The file is
+// made once and kept in the system temp dir (rtspgate-testpeer/), shared by
+// test binaries; treat it as read-only.
+func TestClip(t testing.TB, seconds int) string {
+	t.Helper()
+	if seconds <= 0 {
+		t.Fatalf("testpeer: TestClip needs a positive duration, got %d", seconds)
+	}
+	clips.mu.Lock()
+	defer clips.mu.Unlock()
+	if p, ok := clips.paths[seconds]; ok {
+		return p
+	}
+
+	dir := filepath.Join(os.TempDir(), "rtspgate-testpeer")
+	path := filepath.Join(dir, fmt.Sprintf("clip-%s-%ds.mp4", clipVersion, seconds))
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		if err := makeClip(dir, path, seconds); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+	}
+	if clips.paths == nil {
+		clips.paths = map[int]string{}
+	}
+	clips.paths[seconds] = path
+	return path
+}
+
+// makeClip encodes the clip into a temp file and renames it into place, so a
+// concurrent test binary never sees half a file.
+func makeClip(dir, path string, seconds int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("test clip: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "clip-*.tmp")
+	if err != nil {
+		return fmt.Errorf("test clip: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName) // a no-op after the rename
+
+	ctx, cancel := context.WithTimeout(context.Background(), clipTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", strconv.Itoa(seconds),
+		"-map", "0:v", "-map", "1:a",
+		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
+		"-c:a", "aac", "-b:a", "64k", "-ac", "1",
+		"-movflags", "+faststart", "-f", "mp4", tmpName)
+	cmd.SysProcAttr = childSysProcAttr()
+	cmd.WaitDelay = 2 * time.Second
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("test clip: ffmpeg (Debian package ffmpeg): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("test clip: %w", err)
+	}
+	return nil
+}
+
+// withDefaultTimeout bounds ctx by d unless it already has a deadline.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
