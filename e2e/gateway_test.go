@@ -55,8 +55,11 @@ type gateway struct {
 }
 
 type gatewayOpts struct {
-	udp    bool   // enable UDP readers on free ports
-	listen string // RTSP listen address; default 127.0.0.1:0
+	udp          bool   // enable UDP readers on free ports
+	listen       string // RTSP listen address; default 127.0.0.1:0
+	demo         bool   // add the built-in demo stream
+	ringSize     int
+	writeTimeout time.Duration
 }
 
 // startGateway starts rtspgate with the YAML config yml (rtsp.listen is set
@@ -67,6 +70,9 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	if o.demo {
+		cfg = app.WithDemo(cfg)
+	}
 	cfg.RTSP.Listen = o.listen
 	if cfg.RTSP.Listen == "" {
 		cfg.RTSP.Listen = "127.0.0.1:0"
@@ -75,7 +81,8 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := app.Options{
 		UDPRTPAddress: "-",
-		StreamOptions: stream.Options{Grace: time.Second, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second},
+		StreamOptions: stream.Options{Grace: time.Second, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, RingSize: o.ringSize},
+		WriteTimeout:  o.writeTimeout,
 	}
 	if o.udp {
 		rtp := freeUDPPair(t)

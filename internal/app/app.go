@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rtspgate/rtspgate/internal/config"
 	"github.com/rtspgate/rtspgate/internal/rtspserver"
@@ -29,6 +30,9 @@ type Options struct {
 	UDPRTPAddress, UDPRTCPAddress string
 	// StreamOptions tune the core (tests shorten grace times).
 	StreamOptions stream.Options
+	// WriteTimeout drops a reader whose socket takes nothing for this long
+	// (default 10 s).
+	WriteTimeout time.Duration
 }
 
 // App is a running rtspgate.
@@ -94,6 +98,7 @@ func startRTSP(cfg *config.Config, opts Options, reg *stream.Registry, log *slog
 		Username:     cfg.RTSP.Username,
 		Password:     cfg.RTSP.Password,
 		DefaultQuery: cfg.RTSP.DefaultQuery,
+		WriteTimeout: opts.WriteTimeout,
 	}
 	udp := opts.UDPRTPAddress != "-"
 	if udp {

@@ -112,7 +112,7 @@ func (r *Registry) GetOrCreate(name string) *Stream {
 
 func (r *Registry) removeIfEmpty(s *Stream) {
 	s.mu.Lock()
-	empty := s.publisher == nil && s.demand == 0
+	empty := s.publisher == nil
 	s.mu.Unlock()
 	if !empty {
 		return

@@ -287,9 +287,10 @@ func (pb *Publication) Close() {
 	})
 }
 
-// maybeRemoveLocked drops a dynamic stream nobody uses; s.mu held.
+// maybeRemoveLocked drops a dynamic stream whose publisher is gone for good;
+// readers still waiting for it are told it is closed. s.mu held.
 func (s *Stream) maybeRemoveLocked() {
-	if s.dynamic && s.publisher == nil && s.demand == 0 && s.onEmpty != nil {
+	if s.dynamic && s.publisher == nil && s.onEmpty != nil {
 		go s.onEmpty(s)
 	}
 }

@@ -1,0 +1,12 @@
+// Package loadtest measures the fan-out of an RTSP server: one publisher at
+// real-time pace, many cheap TCP readers, and the server's CPU and memory.
+//
+// The publisher (publisher.go) loops an H.264 Annex-B file through a gortsplib
+// client and stamps every access unit with an SEI message (sei.go) that holds
+// a frame counter and the send time. The readers (reader.go) are hand-made
+// RTSP/TCP clients that only parse RTP headers and look for that SEI, so that
+// thousands of them cost little next to the server under test. Run (run.go)
+// wires them together and samples /proc for the server's CPU and RSS; Relay
+// (relay.go) is a byte relay that gives the floor any real server is compared
+// against; Compare (compare.go) runs both for a list of reader counts.
+package loadtest
