@@ -118,3 +118,24 @@ func TestUnknownStreamIs404(t *testing.T) {
 		t.Fatalf("unknown stream: %v, want 404", err)
 	}
 }
+
+// TestCameraOverUDPVideoOnly: #transport=udp pulls RTP over UDP (R1) and
+// #media=video keeps only the video track (R5).
+func TestCameraOverUDPVideoOnly(t *testing.T) {
+	t.Parallel()
+	cam := testpeer.StartCamera(t, testpeer.CameraOptions{Path: "/cam", Audio: "pcma"})
+	gw := startGateway(t, "streams:\n  cam: "+cam.URL+"#transport=udp#media=video\n", gatewayOpts{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	frames, errLines, err := testpeer.DecodeCheck(ctx, gw.URL+"cam", "tcp", 2)
+	if err != nil || len(errLines) > 0 || frames < 25 {
+		t.Fatalf("camera over UDP: %d frames, %v %v", frames, err, errLines)
+	}
+	streams, err := testpeer.FFprobe(ctx, gw.URL+"cam", "tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codecsOf(streams); got != "video:h264" {
+		t.Fatalf("#media=video gave %s, want video:h264 only", got)
+	}
+}

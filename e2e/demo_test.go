@@ -35,6 +35,10 @@ func TestDemoBinary(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Error("rtspgate did not stop within 10 s of SIGTERM")
+			return
+		}
+		if exitErr != nil {
+			t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", exitErr)
 		}
 	})
 	urlCh := make(chan string, 1)
@@ -114,5 +118,30 @@ func drain(ch chan string) string {
 		default:
 			return b.String()
 		}
+	}
+}
+
+// TestBadConfigNamesFileLineAndKey (C5): a bad file stops start-up with one
+// message naming the file, line and key, and never the password.
+func TestBadConfigNamesFileLineAndKey(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	yml := "streams:\n  ok: rtsp://127.0.0.1/x\n  cam: rtsp://admin:hunter2@127.0.0.1/x#timeout=abc\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-c", path).CombinedOutput()
+	if err == nil {
+		t.Fatalf("rtspgate started with a bad config:\n%s", out)
+	}
+	msg := string(out)
+	if !strings.Contains(msg, path+":3:") || !strings.Contains(msg, "streams.cam") || !strings.Contains(msg, "timeout") {
+		t.Errorf("message does not name file, line 3 and key streams.cam / timeout:\n%s", msg)
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("message shows the password:\n%s", msg)
 	}
 }

@@ -4,13 +4,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -38,8 +38,20 @@ func run(args []string) error {
 	var files fileList
 	fs.Var(&files, "c", "config `file` (YAML); repeat to merge several, later keys win")
 	fs.Var(&files, "config", "same as -c")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until stopped (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	demo := false
 	if len(files) == 0 {
@@ -115,5 +127,3 @@ func newLogger(level string) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
-
-var _ = errors.New

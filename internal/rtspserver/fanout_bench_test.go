@@ -61,8 +61,10 @@ func benchFanOut(b *testing.B, readers int) {
 	var delivered atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var rs []*stream.Reader
 	for range readers {
 		r := st.NewReader(pub.Tracks)
+		rs = append(rs, r)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -90,6 +92,9 @@ func benchFanOut(b *testing.B, readers int) {
 	b.StopTimer()
 	elapsed := time.Since(start)
 	cancel()
+	for _, r := range rs {
+		r.Kick()
+	}
 	wg.Wait()
 	total := float64(b.N) * float64(readers)
 	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/delivered")

@@ -153,6 +153,9 @@ func (sess *session) close(err error) {
 	sess.closed = true
 	if sess.cancel != nil {
 		sess.cancel()
+		if sess.reader != nil {
+			sess.reader.Kick()
+		}
 	}
 	if sess.reader != nil && !sess.started {
 		sess.reader.Close()

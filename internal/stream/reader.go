@@ -70,14 +70,15 @@ func (r *Reader) Position(t *Track) int {
 	return -1
 }
 
-// Wait blocks until new packets may be there, the context ends, or a track or
-// the stream ends.
+// Wait blocks until new packets may be there, or a track or the stream ends,
+// or ctx ends and Kick is called. It is a plain channel receive: it runs once
+// per frame per reader, so a select over several channels would cost.
 func (r *Reader) Wait(ctx context.Context) error {
-	select {
-	case <-r.wake:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.s.closed:
+	<-r.wake
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.s.isClosedFast.Load() {
 		return ErrStreamClosed
 	}
 	for _, t := range r.tracks {
@@ -115,6 +116,14 @@ func (r *Reader) Next(dst []*Packet) ([]*Packet, error) {
 	}
 	r.cursor = h
 	return dst, nil
+}
+
+// Kick wakes Wait; call it after cancelling Wait's context.
+func (r *Reader) Kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Close stops the reader and releases its hold on the stream's sources.

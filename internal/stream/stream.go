@@ -43,6 +43,8 @@ type Stream struct {
 	changed     chan struct{} // closed and replaced when producers change
 	closed      chan struct{}
 	isClosed    bool
+	// isClosedFast mirrors isClosed for readers, without the lock
+	isClosedFast atomic.Bool
 
 	wmu      sync.Mutex // the packet path
 	ring     *ring
@@ -356,6 +358,7 @@ func (s *Stream) close() {
 		return
 	}
 	s.isClosed = true
+	s.isClosedFast.Store(true)
 	close(s.closed)
 	var waits []chan struct{}
 	for _, p := range s.producers {
@@ -375,6 +378,7 @@ func (s *Stream) close() {
 		s.pubTimer.Stop()
 	}
 	s.mu.Unlock()
+	s.notifyReaders()
 	for _, d := range waits {
 		<-d
 	}

@@ -53,6 +53,7 @@ func drainReader(t *testing.T, r *Reader, want int) []*Packet {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	defer context.AfterFunc(ctx, r.Kick)()
 	var got []*Packet
 	for len(got) < want {
 		if err := r.Wait(ctx); err != nil {

@@ -24,6 +24,8 @@ const (
 	systemPython = "/usr/bin/python3"
 
 	cameraReadyTimeout = 20 * time.Second
+	// cameraBindRetry is how long a busy port is retried.
+	cameraBindRetry = 3 * time.Second
 	// cameraMissingExit is camera.py's exit status for a missing package.
 	cameraMissingExit = 3
 
@@ -159,7 +161,9 @@ func (c *Camera) AuthURL() string {
 	return u.String()
 }
 
-// Lines returns the stdout lines the camera printed so far, across restarts.
+// Lines returns the stdout lines the camera printed so far, across restarts:
+// "port N" and "ready" at each start, then the lines described in
+// CameraOptions ("require: …", "require-none", "backchannel-buffers N").
 func (c *Camera) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -234,16 +238,17 @@ func (c *Camera) args(port int) []string {
 }
 
 // start runs camera.py until it prints "ready". A port still held by the
-// previous run (Restart) is retried for a few seconds.
+// previous run (Restart) is retried for 3 s.
 func (c *Camera) start(t testing.TB, port int) {
 	t.Helper()
 	deadline := time.Now().Add(cameraReadyTimeout)
+	bindDeadline := time.Now().Add(cameraBindRetry)
 	for {
 		retry, err := c.startOnce(port, deadline)
 		if err == nil {
 			return
 		}
-		if retry && port != 0 && time.Now().Add(500*time.Millisecond).Before(deadline) {
+		if retry && port != 0 && time.Now().Before(bindDeadline) {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
@@ -257,16 +262,14 @@ func (c *Camera) startOnce(port int, deadline time.Time) (retry bool, err error)
 	onLine := func(l string) {
 		if v, ok := strings.CutPrefix(l, "port "); ok {
 			boundPort, _ = strconv.Atoi(v)
-			return // the protocol line, not for users
 		}
+		c.addLine(l)
 		if l == "ready" {
 			select {
 			case ready <- boundPort:
 			default:
 			}
-			return
 		}
-		c.addLine(l)
 	}
 	fmt.Fprintf(c.stderr, "--- camera.py start port=%d at %s\n", port, time.Now().Format(time.TimeOnly))
 	cmd := exec.Command(systemPython, c.args(port)...)

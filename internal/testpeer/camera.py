@@ -200,11 +200,13 @@ class Camera:
 
     def run(self):
         try:
-            if self.server.attach(None) == 0:
-                raise GLib.Error("attach failed")
+            attached = self.server.attach(None) != 0
+            reason = "port in use?"
         except GLib.Error as e:
-            sys.stderr.write("testpeer camera: cannot listen on 127.0.0.1:%d: %s\n"
-                             % (self.args.port, e))
+            attached, reason = False, str(e)
+        if not attached:
+            sys.stderr.write("testpeer camera: cannot listen on 127.0.0.1:%d (%s)\n"
+                             % (self.args.port, reason))
             sys.exit(1)
         for sig in (signal.SIGTERM, signal.SIGINT):
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self.stop)

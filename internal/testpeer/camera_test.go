@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -321,4 +322,44 @@ func sdpMedias(sdp string) []string {
 		}
 	}
 	return m
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the message and ends
+// the goroutine, so a test can check that a helper fails as it should.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestCameraPortBusy(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		StartCamera(rec, CameraOptions{Port: port})
+		t.Errorf("StartCamera on busy port %d returned", port)
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "cannot listen on 127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("Fatalf message %q, want cannot listen", rec.msg)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("gave up after %v, want about 3 s", d)
+	}
 }
