@@ -72,6 +72,9 @@ func run(args []string) error {
 		cfg = app.WithDemo(cfg)
 	}
 	log := newLogger(cfg.Log.Level)
+	if cfg.RTSP.PktSize != 0 {
+		cfg.Ignored = append(cfg.Ignored, "rtsp.pkt_size")
+	}
 	if len(cfg.Ignored) > 0 {
 		log.Info("config keys accepted but not used by rtspgate", "keys", strings.Join(cfg.Ignored, ", "))
 	}

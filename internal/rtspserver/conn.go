@@ -63,7 +63,7 @@ func (c *conn) armAfterWrite(fn func()) {
 	c.wmu.Unlock()
 }
 
-// writeBatch sends media with one writev. The deadline is refreshed at most
+// writeBatch sends media with one write or writev. The deadline is refreshed at most
 // once a second: a reader that cannot take data for writeTimeout is dropped.
 func (c *conn) writeBatch(bufs *net.Buffers) error {
 	c.wmu.Lock()
@@ -74,6 +74,10 @@ func (c *conn) writeBatch(bufs *net.Buffers) error {
 			return err
 		}
 		c.deadlineSet = now
+	}
+	if len(*bufs) == 1 {
+		_, err := c.TCPConn.Write((*bufs)[0]) // write is cheaper than a writev of one
+		return err
 	}
 	_, err := bufs.WriteTo(c.TCPConn)
 	return err

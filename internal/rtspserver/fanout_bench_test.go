@@ -77,6 +77,8 @@ func benchFanOut(b *testing.B, readers int) {
 	const perFrame = 20
 	b.ReportAllocs()
 	b.ResetTimer()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i / perFrame * 3000), Marker: i%perFrame == perFrame-1 || i == b.N-1}, Payload: payload}
@@ -91,6 +93,7 @@ func benchFanOut(b *testing.B, readers int) {
 	}
 	b.StopTimer()
 	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
 	cancel()
 	for _, r := range rs {
 		r.Kick()
@@ -98,6 +101,7 @@ func benchFanOut(b *testing.B, readers int) {
 	wg.Wait()
 	total := float64(b.N) * float64(readers)
 	b.ReportMetric(float64(elapsed.Nanoseconds())/total, "ns/delivered")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/delivered")
 	if got := delivered.Load(); got != int64(total) {
 		b.Fatalf("delivered %d packets, want %d", got, int64(total))
 	}

@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
+	"github.com/pion/rtcp"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
@@ -169,14 +172,25 @@ type batchWriter interface {
 	writeBatch(bufs *net.Buffers) error
 }
 
+// srEvery is how often TCP readers get an RTCP sender report per track:
+// players need one to line audio up with video.
+const srEvery = 5 * time.Second
+
 // writeTCP is the TCP fan-out path: every packet that arrived since the last
-// wake goes out in one writev, each behind its 4-byte interleaved header.
+// wake goes out in one write. Packets lie framed and adjacent in memory, so a
+// reader on the usual channels sends the whole run as one buffer; others get
+// a 4-byte header of their own per packet and one writev.
+// Sender reports go first when one is due, so a player has the clock of each
+// track before its first packet.
 func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte) error {
 	var (
-		pkts = make([]*stream.Packet, 0, 64)
-		hdrs = make([]byte, 0, 4*64)
-		bufs = make(net.Buffers, 0, 2*64)
-		err  error
+		pkts    = make([]*stream.Packet, 0, 64)
+		hdrs    = make([]byte, 0, 4*64)
+		bufs    = make(net.Buffers, 0, 2*64)
+		srDue   = make([]time.Time, len(chans))
+		packets = make([]uint32, len(chans))
+		octets  = make([]uint32, len(chans))
+		err     error
 	)
 	for {
 		if err = r.Wait(ctx); err != nil {
@@ -189,15 +203,40 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 		if len(pkts) == 0 {
 			continue
 		}
+		bufs = bufs[:0]
+		now := time.Now()
+		for pos := range chans {
+			if now.Before(srDue[pos]) {
+				continue
+			}
+			if sr := senderReport(r, pkts, pos, packets[pos], octets[pos]); sr != nil {
+				bufs = append(bufs, []byte{'$', chans[pos] + 1, byte(len(sr) >> 8), byte(len(sr))}, sr)
+				srDue[pos] = now.Add(srEvery)
+			}
+		}
 		if cap(hdrs) < 4*len(pkts) {
 			hdrs = make([]byte, 4*len(pkts))
 		}
 		hdrs = hdrs[:4*len(pkts)]
-		bufs = bufs[:0]
 		for i, p := range pkts {
+			pos := r.Position(p.Track)
+			packets[pos]++
+			octets[pos] += uint32(len(p.RTP.Payload))
+			if chans[pos] == p.Track.Channel() {
+				// the shared framing fits: grow the last buffer over it
+				// when it follows in memory, as it does in steady state
+				if n := len(bufs); n > 0 {
+					if ext, ok := stream.Extend(bufs[n-1], p.Framed); ok {
+						bufs[n-1] = ext
+						continue
+					}
+				}
+				bufs = append(bufs, p.Framed)
+				continue
+			}
 			h := hdrs[4*i : 4*i+4 : 4*i+4]
 			h[0] = '$'
-			h[1] = chans[r.Position(p.Track)]
+			h[1] = chans[pos]
 			h[2] = byte(len(p.Data) >> 8)
 			h[3] = byte(len(p.Data))
 			bufs = append(bufs, h, p.Data)
@@ -210,6 +249,31 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 			return err
 		}
 	}
+}
+
+// senderReport makes an RTCP sender report for the track at pos from the
+// last packet of the batch whose timestamp is a presentation time that
+// arrives in order (no B-frame), mapping its RTP time to its arrival time.
+func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, octets uint32) []byte {
+	for i := len(pkts) - 1; i >= 0; i-- {
+		p := pkts[i]
+		if r.Position(p.Track) != pos || !p.Track.Format.PTSEqualsDTS(p.RTP) {
+			continue
+		}
+		sr := &rtcp.SenderReport{
+			SSRC:        p.Track.SSRC,
+			NTPTime:     ntp.Encode(p.Time),
+			RTPTime:     p.RTP.Timestamp,
+			PacketCount: packets,
+			OctetCount:  octets,
+		}
+		b, err := sr.Marshal()
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	return nil
 }
 
 // writeUDP hands each packet to gortsplib, which sends one datagram per packet.

@@ -15,6 +15,10 @@ type Packet struct {
 	RTP *rtp.Packet
 	// Data is RTP marshalled, ready for the wire.
 	Data []byte
+	// Framed is Data behind its 4-byte RTSP interleaved header, with the
+	// channel the track's readers usually choose (Track.Channel). Packets
+	// written one after another are adjacent in memory: see Extend.
+	Framed []byte
 	// Time is when the packet reached rtspgate.
 	Time time.Time
 	// Key marks the first packet of an access unit a decoder can start at

@@ -154,6 +154,7 @@ func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
 				return nil, fmt.Errorf("track %d has no format", i)
 			}
 			p.tracks[i] = newTrack(s.nextTrackID, sp)
+			p.tracks[i].channel = byte(2 * (i % 128))
 			s.nextTrackID++
 		}
 	}

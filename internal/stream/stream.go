@@ -48,6 +48,7 @@ type Stream struct {
 
 	wmu      sync.Mutex // the packet path
 	ring     *ring
+	slab     slab
 	lastWake time.Time
 	hasVideo bool
 
@@ -306,18 +307,25 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 		return
 	}
 	t.rewrite(pkt, now)
-	data, err := pkt.Marshal()
-	if err != nil {
+	size := pkt.MarshalSize()
+	if size > 0xffff {
+		s.wmu.Unlock()
+		return // cannot be framed for TCP readers
+	}
+	framed := s.slab.alloc(4 + size)
+	framed[0], framed[1], framed[2], framed[3] = '$', t.channel, byte(size>>8), byte(size)
+	if _, err := pkt.MarshalTo(framed[4:]); err != nil {
 		s.wmu.Unlock()
 		return
 	}
+	data := framed[4 : 4+size : 4+size]
 	// the packet must not point into the source's read buffer
-	hs := len(data) - len(pkt.Payload) - int(pkt.PaddingSize)
+	hs := size - len(pkt.Payload) - int(pkt.PaddingSize)
 	pkt.Payload = data[hs : hs+len(pkt.Payload)]
 	if pkt.Extension {
 		pkt.Header = pkt.Header.Clone()
 	}
-	p := &Packet{Track: t, RTP: pkt, Data: data, Time: now}
+	p := &Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now}
 	if t.Kind == Video {
 		codec := t.codec
 		p.Key = t.auStart && isKeyStart(codec, pkt.Payload)

@@ -402,3 +402,28 @@ func TestConcurrentReadersAndWriterRace(t *testing.T) {
 	wg.Wait()
 	close(stop)
 }
+
+func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
+	reg := NewRegistry(testOptions())
+	defer reg.Close()
+	s := reg.GetOrCreate("cam")
+	pub := publish(t, s, h264Spec, pcmaSpec)
+	r := s.NewReader(pub.Tracks)
+	defer r.Close()
+	now := time.Now()
+	pub.WritePacket(pub.Tracks[0], vpkt(1, 0, idr, true), now)
+	pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1, 2}}, now)
+	got := drainReader(t, r, 2)
+	for i, p := range got {
+		if p.Framed[0] != '$' || p.Framed[1] != byte(2*i) || int(p.Framed[2])<<8|int(p.Framed[3]) != len(p.Data) || string(p.Framed[4:]) != string(p.Data) {
+			t.Fatalf("packet %d: bad framing % x", i, p.Framed[:4])
+		}
+	}
+	joined, ok := Extend(got[0].Framed, got[1].Framed)
+	if !ok || len(joined) != len(got[0].Framed)+len(got[1].Framed) {
+		t.Fatal("consecutive packets are not adjacent in memory")
+	}
+	if _, ok := Extend(got[1].Framed, got[0].Framed); ok {
+		t.Fatal("Extend joined packets in the wrong order")
+	}
+}

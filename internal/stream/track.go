@@ -70,7 +70,8 @@ type Track struct {
 	// SSRC is the SSRC of every packet readers get from this track.
 	SSRC uint32
 
-	codec string // CodecName, computed once: the packet path needs it
+	codec   string // CodecName, computed once: the packet path needs it
+	channel byte   // interleaved channel written in Packet.Framed
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -85,6 +86,11 @@ type Track struct {
 	lastTime  time.Time
 	auStart   bool
 }
+
+// Channel is the interleaved RTP channel in the header of Packet.Framed: the
+// one an RTSP client picks when it sets up the track's source position as
+// the index-th media (0, 2, 4, …).
+func (t *Track) Channel() byte { return t.channel }
 
 func newTrack(id int, spec TrackSpec) *Track {
 	return &Track{

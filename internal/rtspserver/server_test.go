@@ -1,0 +1,230 @@
+package rtspserver
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+)
+
+// startTestServer serves one published stream "cam" (H.264 + PCMA) fed by a
+// goroutine at about 100 packets/s.
+func startTestServer(t *testing.T) (*Server, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := stream.NewRegistry(stream.Options{Logger: log})
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish([]stream.TrackSpec{
+		{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}},
+		{Kind: stream.Audio, Format: &format.G711{PayloadTyp: 8, SampleRate: 8000, ChannelCount: 1}},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Listen: "127.0.0.1:0"}, reg, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		payload := make([]byte, 1200)
+		payload[0] = 0x65
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i * 900), Marker: true}, Payload: payload}, time.Now())
+			pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 80)}, Payload: payload[:160]}, time.Now())
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		srv.Close()
+		reg.Close()
+	})
+	return srv, "rtsp://" + srv.Addr().String() + "/cam"
+}
+
+// rawClient reads an RTSP/TCP connection that carries both responses and
+// interleaved frames.
+type rawClient struct {
+	t    *testing.T
+	c    net.Conn
+	br   *bufio.Reader
+	cseq int
+}
+
+func (rc *rawClient) send(method, url string, headers ...string) {
+	rc.cseq++
+	req := fmt.Sprintf("%s %s RTSP/1.0\r\nCSeq: %d\r\n%s\r\n", method, url, rc.cseq, strings.Join(headers, ""))
+	if _, err := io.WriteString(rc.c, req); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// next returns the next message: a response (status line, headers) or an
+// interleaved frame (channel, payload).
+func (rc *rawClient) next() (status string, hdr map[string]string, channel int, payload []byte) {
+	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := rc.br.Peek(1)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	if b[0] == '$' {
+		var h [4]byte
+		if _, err := io.ReadFull(rc.br, h[:]); err != nil {
+			rc.t.Fatal(err)
+		}
+		payload = make([]byte, binary.BigEndian.Uint16(h[2:]))
+		if _, err := io.ReadFull(rc.br, payload); err != nil {
+			rc.t.Fatal(err)
+		}
+		return "", nil, int(h[1]), payload
+	}
+	line, err := rc.br.ReadString('\n')
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	if !strings.HasPrefix(line, "RTSP/1.0 ") {
+		rc.t.Fatalf("stream is corrupt: got %q where a response or a '$' frame must start", line)
+	}
+	hdr = map[string]string{}
+	length := 0
+	for {
+		l, err := rc.br.ReadString('\n')
+		if err != nil {
+			rc.t.Fatal(err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			break
+		}
+		k, v, _ := strings.Cut(l, ":")
+		hdr[strings.ToLower(k)] = strings.TrimSpace(v)
+		if strings.EqualFold(k, "content-length") {
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &length)
+		}
+	}
+	io.ReadFull(rc.br, make([]byte, length))
+	return strings.TrimSpace(line), hdr, -1, nil
+}
+
+// response skips frames until a response comes.
+func (rc *rawClient) response() (string, map[string]string) {
+	for {
+		st, h, ch, _ := rc.next()
+		if ch < 0 {
+			return st, h
+		}
+	}
+}
+
+// TestKeepalivesDuringPlayNeverSplitFrames: requests answered while media
+// flows on non-default interleaved channels must arrive whole, between
+// frames; every frame is a valid RTP packet of the channel's track, in order.
+func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
+	_, url := startTestServer(t)
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "rtsp://"), "/cam"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc.send("DESCRIBE", url, "Accept: application/sdp\r\n")
+	if st, _ := rc.response(); !strings.Contains(st, "200") {
+		t.Fatalf("DESCRIBE: %s", st)
+	}
+	rc.send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=6-7\r\n")
+	st, h := rc.response()
+	if !strings.Contains(st, "200") || !strings.Contains(h["transport"], "interleaved=6-7") {
+		t.Fatalf("SETUP video: %s %v", st, h)
+	}
+	session, _, _ := strings.Cut(h["session"], ";")
+	rc.send("SETUP", url+"/trackID=1", "Transport: RTP/AVP/TCP;unicast;interleaved=10-11\r\n", "Session: "+session+"\r\n")
+	if st, _ := rc.response(); !strings.Contains(st, "200") {
+		t.Fatalf("SETUP audio: %s", st)
+	}
+	rc.send("PLAY", url, "Session: "+session+"\r\n")
+	if st, _ := rc.response(); !strings.Contains(st, "200") {
+		t.Fatalf("PLAY: %s", st)
+	}
+	frames := map[int]int{}
+	lastSeq := map[int]uint16{}
+	answers := 0
+	deadline := time.Now().Add(2 * time.Second)
+	nextKeepalive := time.Now()
+	for time.Now().Before(deadline) {
+		if time.Now().After(nextKeepalive) {
+			if answers%2 == 0 {
+				rc.send("GET_PARAMETER", url, "Session: "+session+"\r\n")
+			} else {
+				rc.send("OPTIONS", url, "Session: "+session+"\r\n")
+			}
+			nextKeepalive = time.Now().Add(20 * time.Millisecond)
+			// read until its answer, checking every frame on the way
+			for {
+				st, _, ch, payload := rc.next()
+				if ch < 0 {
+					if !strings.Contains(st, "200") {
+						t.Fatalf("keepalive answered %q", st)
+					}
+					answers++
+					break
+				}
+				if ch == 7 || ch == 11 {
+					pkts, err := rtcp.Unmarshal(payload)
+					if err != nil {
+						t.Fatalf("RTCP on channel %d: %v", ch, err)
+					}
+					if _, ok := pkts[0].(*rtcp.SenderReport); !ok {
+						t.Fatalf("RTCP on channel %d is %T, want a sender report", ch, pkts[0])
+					}
+					if frames[ch-1] > 0 {
+						t.Fatalf("first sender report on channel %d came after %d RTP packets, want it before them", ch, frames[ch-1])
+					}
+					frames[ch]++
+					continue
+				}
+				var p rtp.Packet
+				if err := p.Unmarshal(payload); err != nil {
+					t.Fatalf("frame on channel %d is not RTP: %v", ch, err)
+				}
+				if ch != 6 && ch != 10 {
+					t.Fatalf("frame on channel %d, want 6 (video) or 10 (audio)", ch)
+				}
+				if want := map[int]uint8{6: 96, 10: 8}[ch]; p.PayloadType != want {
+					t.Fatalf("channel %d carries payload type %d, want %d", ch, p.PayloadType, want)
+				}
+				if frames[ch] > 0 && p.SequenceNumber != lastSeq[ch]+1 {
+					t.Fatalf("channel %d: sequence %d after %d", ch, p.SequenceNumber, lastSeq[ch])
+				}
+				lastSeq[ch] = p.SequenceNumber
+				frames[ch]++
+			}
+		}
+	}
+	if answers < 20 || frames[6] < 50 || frames[10] < 50 {
+		t.Fatalf("got %d answers, %d video and %d audio frames in 2 s", answers, frames[6], frames[10])
+	}
+	if frames[7] != 1 || frames[11] != 1 {
+		t.Fatalf("got %d video and %d audio sender reports in 2 s, want one each at the start", frames[7], frames[11])
+	}
+}
