@@ -90,9 +90,21 @@ func run(args []string) error {
 		}
 	}
 
+	// SIGHUP would end the process by default; until reloading is built it
+	// is only logged, so a service manager's reload does not stop streams.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-hup:
+			log.Warn("SIGHUP: reloading the config is not supported yet; restart rtspgate to apply changes")
+		case <-ctx.Done():
+			done = true
+		}
+	}
 	log.Info("stopping")
 	a.Close()
 	log.Info("stopped")

@@ -45,11 +45,17 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 		log.Info("publish refused: no media")
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil
 	}
-	st := s.reg.GetOrCreate(name)
-	if st == nil {
-		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
+	var pub *stream.Publication
+	var err error
+	for range 2 { // a dynamic stream being removed: take the new one
+		st := s.reg.GetOrCreate(name)
+		if st == nil {
+			return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
+		}
+		if pub, err = st.Publish(specs, peer(ctx.Conn)); !errors.Is(err, stream.ErrStreamClosed) {
+			break
+		}
 	}
-	pub, err := st.Publish(specs, peer(ctx.Conn))
 	if errors.Is(err, stream.ErrPublisherBusy) {
 		log.Info("publish refused: the stream already has a publisher")
 		return &base.Response{StatusCode: 409, StatusMessage: "Conflict: stream already has a publisher"}, nil

@@ -79,6 +79,8 @@ func (s *Server) Start() error {
 		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
 		ReadTimeout:    s.cfg.ReadTimeout,
 		WriteTimeout:   s.cfg.WriteTimeout,
+		// UDP readers get a whole keyframe pushed at once: room for one
+		WriteQueueSize: 2048,
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			if err != nil {
@@ -294,6 +296,31 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
+// OnPause implements gortsplib.ServerHandlerOnPause: media stops until the
+// next PLAY.
+func (s *Server) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
+	if sess, ok := ctx.Session.UserData().(*session); ok {
+		sess.pause()
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPacketsLost implements gortsplib.ServerHandlerOnPacketsLost (publishers
+// over UDP). Without it gortsplib prints to stderr.
+func (s *Server) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	s.log.Debug("packets lost", "stream", streamName(ctx.Session.Path()), "lost", ctx.Lost)
+}
+
+// OnDecodeError implements gortsplib.ServerHandlerOnDecodeError.
+func (s *Server) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	s.log.Debug("undecodable packet", "stream", streamName(ctx.Session.Path()), "err", ctx.Error)
+}
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError.
+func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	s.log.Debug("write to reader failed", "stream", streamName(ctx.Session.Path()), "err", ctx.Error)
+}
+
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	switch sess := ctx.Session.UserData().(type) {
@@ -342,6 +369,14 @@ func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaS
 	k := strings.Join(key, ",")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for old, sets := range s.media {
+		if old.Closed() { // a removed stream: let it go
+			for _, ms := range sets {
+				ms.ss.Close()
+			}
+			delete(s.media, old)
+		}
+	}
 	sets := s.media[st]
 	if sets == nil {
 		sets = map[string]*mediaSet{}

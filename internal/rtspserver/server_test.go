@@ -228,3 +228,55 @@ func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 		t.Fatalf("got %d video and %d audio sender reports in 2 s, want one each at the start", frames[7], frames[11])
 	}
 }
+
+// TestPauseThenPlayResumes: PAUSE stops media, PLAY brings it back (players
+// that pause and resume).
+func TestPauseThenPlayResumes(t *testing.T) {
+	_, url := startTestServer(t)
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "rtsp://"), "/cam"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc.send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+	st, h := rc.response()
+	if !strings.Contains(st, "200") {
+		t.Fatalf("SETUP: %s", st)
+	}
+	session, _, _ := strings.Cut(h["session"], ";")
+	count := func(d time.Duration) (frames int) {
+		end := time.Now().Add(d)
+		c.SetReadDeadline(end)
+		for {
+			b, err := rc.br.Peek(4)
+			if err != nil {
+				return frames
+			}
+			n := int(binary.BigEndian.Uint16(b[2:]))
+			if _, err := rc.br.Discard(4 + n); err != nil {
+				return frames
+			}
+			if b[1] == 0 {
+				frames++
+			}
+		}
+	}
+	for round := range 2 {
+		rc.send("PLAY", url, "Session: "+session+"\r\n")
+		if st, _ := rc.response(); !strings.Contains(st, "200") {
+			t.Fatalf("PLAY %d: %s", round, st)
+		}
+		if n := count(300 * time.Millisecond); n < 10 {
+			t.Fatalf("PLAY %d: %d packets in 300 ms, want about 30", round, n)
+		}
+		rc.send("PAUSE", url, "Session: "+session+"\r\n")
+		if st, _ := rc.response(); !strings.Contains(st, "200") {
+			t.Fatalf("PAUSE %d: %s", round, st)
+		}
+		count(100 * time.Millisecond) // what was in flight
+		if n := count(300 * time.Millisecond); n > 0 {
+			t.Fatalf("PAUSE %d: still %d packets in 300 ms", round, n)
+		}
+	}
+}

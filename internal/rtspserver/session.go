@@ -93,8 +93,11 @@ func (sess *session) play(c *conn) error {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	if sess.closed || sess.reader != nil {
-		return errors.New("session closed or already playing")
+	if sess.closed {
+		return errors.New("session closed")
+	}
+	if sess.reader != nil {
+		return nil // already playing: a PLAY again changes nothing
 	}
 	r := sess.ms.st.NewReader(tracks)
 	sess.reader = r
@@ -114,14 +117,14 @@ func (sess *session) play(c *conn) error {
 			}
 			chans[i] = byte(ch)
 		}
-		run = func() { sess.end(writeTCP(ctx, r, c, chans)) }
+		run = func() { sess.end(r, writeTCP(ctx, r, c, chans)) }
 	default:
-		run = func() { sess.end(writeUDP(ctx, r, sess.ss, medias)) }
+		run = func() { sess.end(r, writeUDP(ctx, r, sess.ss, medias)) }
 	}
 	sess.pendingStart = func() {
 		sess.mu.Lock()
 		defer sess.mu.Unlock()
-		if sess.closed {
+		if sess.closed || sess.reader != r {
 			return
 		}
 		sess.started = true
@@ -131,9 +134,9 @@ func (sess *session) play(c *conn) error {
 	return nil
 }
 
-// end is called by the writer goroutine when it stops.
-func (sess *session) end(err error) {
-	sess.reader.Close()
+// end is called by the writer goroutine of r when it stops.
+func (sess *session) end(r *stream.Reader, err error) {
+	r.Close()
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return
@@ -147,6 +150,31 @@ func (sess *session) end(err error) {
 	sess.ss.Close()
 }
 
+// pause stops media; the next PLAY starts a new reader at a keyframe.
+func (sess *session) pause() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.stopReader()
+	sess.pendingStart = nil
+}
+
+// stopReader ends the current reader; sess.mu held.
+func (sess *session) stopReader() {
+	if sess.cancel != nil {
+		sess.cancel()
+		sess.cancel = nil
+	}
+	if sess.reader != nil {
+		if sess.started {
+			sess.reader.Kick() // its goroutine closes it
+		} else {
+			sess.reader.Close()
+		}
+	}
+	sess.reader = nil
+	sess.started = false
+}
+
 func (sess *session) close(err error) {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -154,15 +182,7 @@ func (sess *session) close(err error) {
 		return
 	}
 	sess.closed = true
-	if sess.cancel != nil {
-		sess.cancel()
-		if sess.reader != nil {
-			sess.reader.Kick()
-		}
-	}
-	if sess.reader != nil && !sess.started {
-		sess.reader.Close()
-	}
+	sess.stopReader()
 	sess.hold()
 	sess.log.Debug("session closed", "reason", err)
 }

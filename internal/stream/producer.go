@@ -44,6 +44,7 @@ type producer struct {
 	lastErr    error
 	reconnects int
 	attempted  bool // an attempt has ended (tracks set or failed) since start
+	wasOnline  bool // connected at least once since start: a failure now is a reconnect
 	cancel     context.CancelFunc
 	done       chan struct{}
 	active     bool // publisher only: the publisher is connected
@@ -72,10 +73,18 @@ func (p *producer) start() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.done = make(chan struct{})
+	prev := p.done
+	done := make(chan struct{})
+	p.done = done
 	p.attempted = false
+	p.wasOnline = false
 	p.setState(StateConnecting, nil)
-	go p.run(ctx, p.done)
+	go func() {
+		if prev != nil {
+			<-prev // never two connections of one source at once
+		}
+		p.run(ctx, done)
+	}()
 }
 
 // stop ends the source; s.mu held. It does not wait.
@@ -145,21 +154,23 @@ func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
 		if len(p.tracks) > 0 {
 			s.log.Info("tracks changed, readers of the old tracks are closed", "source", p.name)
 		}
-		for _, t := range p.tracks {
-			t.close()
-		}
-		p.tracks = make([]*Track, len(specs))
+		tracks := make([]*Track, len(specs))
 		for i, sp := range specs {
 			if sp.Format == nil {
 				return nil, fmt.Errorf("track %d has no format", i)
 			}
-			p.tracks[i] = newTrack(s.nextTrackID, sp)
-			p.tracks[i].channel = byte(2 * (i % 128))
+			tracks[i] = newTrack(s.nextTrackID, sp)
+			tracks[i].channel = byte(2 * (i % 128))
 			s.nextTrackID++
 		}
+		for _, t := range p.tracks {
+			t.close()
+		}
+		p.tracks = tracks
 	}
 	p.setState(StateOnline, nil)
 	p.attempted = true
+	p.wasOnline = true
 	if p.src != nil {
 		s.log.Info("source connected", "source", p.name, "tracks", Describe(p.tracks))
 	}

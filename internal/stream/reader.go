@@ -56,6 +56,9 @@ func (s *Stream) NewReader(tracks []*Track) *Reader {
 	next = append(next, r)
 	s.readers.Store(&next)
 	s.rmu.Unlock()
+	if s.isClosedFast.Load() {
+		r.Kick() // closed before we were on the list: Wait must still see it
+	}
 	return r
 }
 

@@ -111,18 +111,23 @@ func (r *Registry) GetOrCreate(name string) *Stream {
 }
 
 func (r *Registry) removeIfEmpty(s *Stream) {
-	s.mu.Lock()
-	empty := s.publisher == nil
-	s.mu.Unlock()
-	if !empty {
-		return
-	}
+	// r.mu then s.mu: a publisher cannot slip in between the check and the
+	// removal, since Publish on a stream marked closed fails
 	r.mu.Lock()
-	if r.streams[s.Name] == s {
-		delete(r.streams, s.Name)
+	s.mu.Lock()
+	empty := s.publisher == nil && !s.isClosed
+	if empty {
+		s.isClosed = true
+		s.isClosedFast.Store(true)
+		if r.streams[s.Name] == s {
+			delete(r.streams, s.Name)
+		}
 	}
+	s.mu.Unlock()
 	r.mu.Unlock()
-	s.close()
+	if empty {
+		s.shutdown()
+	}
 }
 
 // Streams returns the streams sorted by name.

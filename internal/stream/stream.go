@@ -19,11 +19,12 @@ import (
 var (
 	ErrPublisherBusy = errors.New("the stream already has a publisher")
 	ErrNoPublisher   = errors.New("no publisher yet")
+	ErrNotConnected  = errors.New("source not connected yet")
 )
 
-// audioFlushEvery bounds how long audio waits for the next video frame's
-// flush before readers are woken for it alone.
-const audioFlushEvery = 20 * time.Millisecond
+// flushEvery bounds how long a packet waits for the end of a video frame
+// before readers are woken for it.
+const flushEvery = 20 * time.Millisecond
 
 // Stream is one named stream.
 type Stream struct {
@@ -38,6 +39,7 @@ type Stream struct {
 	publisher   *producer
 	pubTimer    *time.Timer
 	demand      int
+	demandGen   int // counts Acquires: an idle timer of an older generation is void
 	idleTimer   *time.Timer
 	nextTrackID int
 	changed     chan struct{} // closed and replaced when producers change
@@ -101,6 +103,7 @@ func (s *Stream) allLocked() []*producer {
 func (s *Stream) Acquire() (release func()) {
 	s.mu.Lock()
 	s.demand++
+	s.demandGen++
 	if s.idleTimer != nil {
 		s.idleTimer.Stop()
 		s.idleTimer = nil
@@ -122,13 +125,14 @@ func (s *Stream) release() {
 	if s.demand > 0 || s.isClosed {
 		return
 	}
-	s.idleTimer = time.AfterFunc(s.opts.Grace, s.idle)
+	gen := s.demandGen
+	s.idleTimer = time.AfterFunc(s.opts.Grace, func() { s.idle(gen) })
 }
 
-func (s *Stream) idle() {
+func (s *Stream) idle(gen int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.demand > 0 || s.isClosed {
+	if s.demand > 0 || s.isClosed || gen != s.demandGen {
 		return
 	}
 	stopped := false
@@ -163,37 +167,51 @@ func (s *Stream) WaitTracks(ctx context.Context) ([]*Track, error) {
 			if len(tracks) > 0 {
 				return tracks, nil
 			}
-			if why == nil {
-				why = ErrNoPublisher
-			}
 			return nil, why
 		}
 	}
 }
 
-// tracksLocked returns the live tracks, whether every producer has had its
-// try, and why there are none.
+// tracksLocked returns the tracks a new reader may get, whether every
+// producer has had its say, and why there are none. A source counts once it
+// is online; a first attempt under way, or a reconnect of a source that was
+// online, is waited for; a source that failed since it was started is a
+// reason to refuse. A publisher counts while connected.
 func (s *Stream) tracksLocked() (tracks []*Track, ready bool, why error) {
 	ready = true
 	var errs []error
-	for _, p := range s.allLocked() {
+	live := func(p *producer) {
 		for _, t := range p.tracks {
 			if !t.closed() {
 				tracks = append(tracks, t)
 			}
 		}
-		if p.src != nil && !p.attempted && len(p.tracks) == 0 {
+	}
+	if p := s.publisher; p != nil && p.active {
+		live(p)
+	}
+	for _, p := range s.producers {
+		switch {
+		case p.state == StateOnline:
+			live(p)
+		case p.state == StateConnecting, p.state == StateDown && p.wasOnline:
 			ready = false
 		}
-		if p.lastErr != nil {
+		if p.state == StateDown && p.lastErr != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.name, p.lastErr))
 		}
 	}
-	if len(s.producers) == 0 && len(tracks) == 0 {
+	if len(tracks) > 0 {
+		return tracks, true, nil
+	}
+	if len(s.producers) == 0 {
 		// only a publisher can bring tracks: wait for one
 		return nil, false, ErrNoPublisher
 	}
-	return tracks, ready, errors.Join(errs...)
+	if len(errs) == 0 {
+		errs = append(errs, ErrNotConnected)
+	}
+	return nil, ready, errors.Join(errs...)
 }
 
 // Tracks returns the live tracks without waiting.
@@ -214,6 +232,9 @@ func (s *Stream) Producers() []ProducerInfo {
 	}
 	return out
 }
+
+// Closed reports whether the stream was removed or shut down.
+func (s *Stream) Closed() bool { return s.isClosedFast.Load() }
 
 // ReaderCount is the number of readers now.
 func (s *Stream) ReaderCount() int { return len(*s.readers.Load()) }
@@ -334,12 +355,9 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 		p.Key = true
 	}
 	s.ring.push(p)
-	wake := false
-	if t.Kind == Video {
-		wake = pkt.Marker
-	} else {
-		wake = !s.hasVideo || now.Sub(s.lastWake) >= audioFlushEvery
-	}
+	// wake readers at the end of a video frame; audio, and video from a
+	// source that never sets the marker bit, at least every 20 ms
+	wake := t.Kind == Video && pkt.Marker || !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
 	if wake {
 		s.lastWake = now
 	}
@@ -367,6 +385,13 @@ func (s *Stream) close() {
 	}
 	s.isClosed = true
 	s.isClosedFast.Store(true)
+	s.mu.Unlock()
+	s.shutdown()
+}
+
+// shutdown does the work of close once isClosed is set.
+func (s *Stream) shutdown() {
+	s.mu.Lock()
 	close(s.closed)
 	var waits []chan struct{}
 	for _, p := range s.producers {

@@ -427,3 +427,53 @@ func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
 		t.Fatal("Extend joined packets in the wrong order")
 	}
 }
+
+// TestRestartedSourceIsNotServedFromOldTracks: after an idle stop, a new
+// reader must wait for the source's new attempt, and get its error when the
+// camera is gone, not the tracks of the last connection.
+func TestRestartedSourceIsNotServedFromOldTracks(t *testing.T) {
+	src := &fakeSource{}
+	opts := testOptions()
+	opts.Openers = map[string]Opener{"fake": func(SourceSpec) (Source, error) { return src, nil }}
+	reg := NewRegistry(opts)
+	defer reg.Close()
+	s, _ := reg.Add("cam", []SourceSpec{{Scheme: "fake", Redacted: "fake:"}})
+	release := s.Acquire()
+	if _, err := s.WaitTracks(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	deadline := time.Now().Add(2 * time.Second)
+	for src.running.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("source not stopped after the grace time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	src.fail = errors.New("camera gone")
+	release = s.Acquire()
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if tracks, err := s.WaitTracks(ctx); err == nil || !errors.Is(err, src.fail) {
+		t.Fatalf("WaitTracks after restart: %v, %v; want the camera's error", tracks, err)
+	}
+}
+
+// TestVideoWithoutMarkerBitsStillFlows: a source that never sets the marker
+// bit must not leave readers starving.
+func TestVideoWithoutMarkerBitsStillFlows(t *testing.T) {
+	reg := NewRegistry(testOptions())
+	defer reg.Close()
+	s := reg.GetOrCreate("cam")
+	pub := publish(t, s, h264Spec)
+	r := s.NewReader(pub.Tracks)
+	defer r.Close()
+	go func() {
+		for i := range 10 {
+			pub.WritePacket(pub.Tracks[0], vpkt(uint16(i), uint32(i*3000), idr, false), time.Now())
+			time.Sleep(15 * time.Millisecond)
+		}
+	}()
+	drainReader(t, r, 5)
+}

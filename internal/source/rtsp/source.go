@@ -99,6 +99,10 @@ func (s *Source) client(backchannel bool) *gortsplib.Client {
 		ReadTimeout:         s.dataTimeout,
 		WriteTimeout:        s.reqTimeout,
 		RequestBackChannels: backchannel,
+		// without these gortsplib prints each event on stderr; losses show
+		// in the stream's health later (H5)
+		OnPacketsLost: func(uint64) {},
+		OnDecodeError: func(error) {},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: s.reqTimeout}
 			return d.DialContext(ctx, network, addr)
@@ -140,7 +144,8 @@ func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
 		return errors.New("camera offers no usable media")
 	}
 	for _, m := range medias {
-		if _, err := c.Setup(desc.BaseURL, m, 0, 0); err != nil {
+		err := s.request(func() error { _, err := c.Setup(desc.BaseURL, m, 0, 0); return err }, c)
+		if err != nil {
 			return fmt.Errorf("SETUP %s: %w", m.Type, err)
 		}
 	}
@@ -157,7 +162,7 @@ func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
 			pub.WritePacket(t, pkt, time.Now())
 		}
 	})
-	if _, err := c.Play(nil); err != nil {
+	if err := s.request(func() error { _, err := c.Play(nil); return err }, c); err != nil {
 		return fmt.Errorf("PLAY: %w", err)
 	}
 	err = c.Wait()
@@ -174,12 +179,29 @@ func (s *Source) describe(ctx context.Context, backchannel bool) (*gortsplib.Cli
 	}
 	stop := context.AfterFunc(ctx, c.Close)
 	defer stop()
-	desc, _, err := c.Describe(s.url)
+	var desc *description.Session
+	err := s.request(func() error {
+		var err error
+		desc, _, err = c.Describe(s.url)
+		return err
+	}, c)
 	if err != nil {
 		c.Close()
 		return nil, nil, fmt.Errorf("DESCRIBE: %w", err)
 	}
 	return c, desc, nil
+}
+
+// request runs one RTSP request and closes the client if it takes longer than
+// the request timeout: gortsplib's own limit is ReadTimeout, which R4 wants
+// longer, for data silence.
+func (s *Source) request(fn func() error, c *gortsplib.Client) error {
+	t := time.AfterFunc(s.reqTimeout, c.Close)
+	err := fn()
+	if !t.Stop() {
+		return fmt.Errorf("no answer within %v", s.reqTimeout)
+	}
+	return err
 }
 
 func isAuthError(err error) bool {
