@@ -27,11 +27,22 @@ type countingWriter struct {
 
 func (w *countingWriter) writeBatch(bufs *net.Buffers) error {
 	n := 0
+	skip := false
 	for _, b := range *bufs {
-		if len(b) == 4 && b[0] == '$' {
-			n++
-		}
 		w.bytes += int64(len(b))
+		switch {
+		case skip: // the packet behind a header of its own
+			skip = false
+		case len(b) == 4 && b[0] == '$':
+			if b[1]%2 == 0 { // RTP, not a sender report
+				n++
+			}
+			skip = true
+		default: // whole framed packets, one after another
+			for off := 0; off+4 <= len(b); off += 4 + (int(b[off+2])<<8 | int(b[off+3])) {
+				n++
+			}
+		}
 	}
 	w.packets.Add(int64(n))
 	return nil

@@ -210,6 +210,7 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 		srDue   = make([]time.Time, len(chans))
 		packets = make([]uint32, len(chans))
 		octets  = make([]uint32, len(chans))
+		out     = new(net.Buffers) // one allocation, not one per batch
 		err     error
 	)
 	for {
@@ -261,8 +262,8 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 			h[3] = byte(len(p.Data))
 			bufs = append(bufs, h, p.Data)
 		}
-		b := bufs
-		err = c.writeBatch(&b)
+		*out = bufs // writev consumes it; bufs keeps the backing array
+		err = c.writeBatch(out)
 		clear(pkts)
 		clear(bufs)
 		if err != nil {
