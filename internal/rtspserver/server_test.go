@@ -63,6 +63,19 @@ func startTestServer(t *testing.T) (*Server, string) {
 	return srv, "rtsp://" + srv.Addr().String() + "/cam"
 }
 
+// dialRaw connects a rawClient to the server of url; the test closes it.
+func dialRaw(t *testing.T, url string) *rawClient {
+	t.Helper()
+	host := strings.TrimPrefix(url, "rtsp://")
+	host, _, _ = strings.Cut(host, "/")
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
 // rawClient reads an RTSP/TCP connection that carries both responses and
 // interleaved frames.
 type rawClient struct {
@@ -142,12 +155,7 @@ func (rc *rawClient) response() (string, map[string]string) {
 // frames; every frame is a valid RTP packet of the channel's track, in order.
 func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 	_, url := startTestServer(t)
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "rtsp://"), "/cam"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc := dialRaw(t, url)
 	rc.send("DESCRIBE", url, "Accept: application/sdp\r\n")
 	if st, _ := rc.response(); !strings.Contains(st, "200") {
 		t.Fatalf("DESCRIBE: %s", st)
@@ -233,12 +241,8 @@ func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 // that pause and resume).
 func TestPauseThenPlayResumes(t *testing.T) {
 	_, url := startTestServer(t)
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "rtsp://"), "/cam"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc := dialRaw(t, url)
+	c := rc.c
 	rc.send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
 	st, h := rc.response()
 	if !strings.Contains(st, "200") {

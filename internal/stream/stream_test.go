@@ -224,13 +224,7 @@ func TestDynamicStreamRemovedWhenUnused(t *testing.T) {
 	defer reg.Close()
 	s := reg.GetOrCreate("pushed")
 	publish(t, s, h264Spec).Close()
-	deadline := time.Now().Add(2 * time.Second)
-	for reg.Get("pushed") != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("dynamic stream still registered after its publisher left")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "dynamic stream still registered after its publisher left", func() bool { return reg.Get("pushed") == nil })
 }
 
 // fakeSource is a Source that counts runs and writes until stopped.
@@ -254,16 +248,35 @@ func (f *fakeSource) Run(ctx context.Context, pub Publisher) error {
 	return nil
 }
 
-func TestSourcesRunOnDemand(t *testing.T) {
-	src := &fakeSource{}
+// fakeStream is a registry with one stream "cam" fed by src.
+func fakeStream(t *testing.T, src *fakeSource) *Stream {
+	t.Helper()
 	opts := testOptions()
 	opts.Openers = map[string]Opener{"fake": func(SourceSpec) (Source, error) { return src, nil }}
 	reg := NewRegistry(opts)
-	defer reg.Close()
+	t.Cleanup(reg.Close)
 	s, err := reg.Add("cam", []SourceSpec{{Scheme: "fake", Redacted: "fake:"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// eventually polls cond for up to 2 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSourcesRunOnDemand(t *testing.T) {
+	src := &fakeSource{}
+	s := fakeStream(t, src)
 	if src.runs.Load() != 0 {
 		t.Fatal("source ran with nobody watching")
 	}
@@ -273,35 +286,19 @@ func TestSourcesRunOnDemand(t *testing.T) {
 		t.Fatalf("WaitTracks: %v %v", tracks, err)
 	}
 	release()
-	deadline := time.Now().Add(2 * time.Second)
-	for src.running.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("source still running after the grace time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "source still running after the grace time", func() bool { return src.running.Load() == 0 })
 }
 
 func TestFailingSourceReportsWhy(t *testing.T) {
 	src := &fakeSource{fail: errors.New("connection refused")}
-	opts := testOptions()
-	opts.Openers = map[string]Opener{"fake": func(SourceSpec) (Source, error) { return src, nil }}
-	reg := NewRegistry(opts)
-	defer reg.Close()
-	s, _ := reg.Add("cam", []SourceSpec{{Scheme: "fake", Redacted: "fake:"}})
+	s := fakeStream(t, src)
 	release := s.Acquire()
 	defer release()
 	_, err := s.WaitTracks(context.Background())
 	if err == nil || !errors.Is(err, src.fail) {
 		t.Fatalf("WaitTracks: %v, want the source's error", err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for src.runs.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("source retried %d times in 2 s, want backoff retries", src.runs.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "the source did not retry with backoff", func() bool { return src.runs.Load() >= 3 })
 	if info := s.Producers()[0]; info.State != StateDown || info.LastError == "" || info.Reconnects == 0 {
 		t.Fatalf("producer info %+v, want down with the error", info)
 	}
@@ -433,23 +430,13 @@ func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
 // camera is gone, not the tracks of the last connection.
 func TestRestartedSourceIsNotServedFromOldTracks(t *testing.T) {
 	src := &fakeSource{}
-	opts := testOptions()
-	opts.Openers = map[string]Opener{"fake": func(SourceSpec) (Source, error) { return src, nil }}
-	reg := NewRegistry(opts)
-	defer reg.Close()
-	s, _ := reg.Add("cam", []SourceSpec{{Scheme: "fake", Redacted: "fake:"}})
+	s := fakeStream(t, src)
 	release := s.Acquire()
 	if _, err := s.WaitTracks(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	release()
-	deadline := time.Now().Add(2 * time.Second)
-	for src.running.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("source not stopped after the grace time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "source not stopped after the grace time", func() bool { return src.running.Load() == 0 })
 	src.fail = errors.New("camera gone")
 	release = s.Acquire()
 	defer release()
