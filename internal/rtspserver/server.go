@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -141,7 +142,8 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 func isBenignClose(err error) bool {
 	var term liberrors.ErrServerTerminated
 	var td liberrors.ErrServerSessionTornDown
-	return errors.As(err, &term) || errors.As(err, &td) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF")
+	return errors.As(err, &term) || errors.As(err, &td) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "EOF")
 }
 
 // OnRequest implements gortsplib.ServerHandlerOnRequest.
