@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,26 @@ func TestIngestUnconfiguredName(t *testing.T) {
 			t.Fatalf("stream still served after its publisher left: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestIngestOverUDP: a publisher may send its RTP over UDP too (S5).
+func TestIngestOverUDP(t *testing.T) {
+	t.Parallel()
+	clip := testpeer.TestClip(t, 4)
+	gw := startGateway(t, "streams:\n  cam:\n", gatewayOpts{udp: true})
+	url := gw.URL + "cam"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip,
+		"-c", "copy", "-rtsp_transport", "udp", "-f", "rtsp", url)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Process.Kill(); pub.Wait() })
+	gw.logs.waitFor(t, "the UDP publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+	frames, errLines, err := testpeer.DecodeCheck(ctx, url, "tcp", 2)
+	if err != nil || len(errLines) > 0 || frames < 20 {
+		t.Fatalf("reader of a UDP publisher: %d frames, %v %v", frames, err, errLines)
 	}
 }
