@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +144,22 @@ func TestBadConfigNamesFileLineAndKey(t *testing.T) {
 	}
 	if strings.Contains(msg, "hunter2") {
 		t.Errorf("message shows the password:\n%s", msg)
+	}
+}
+
+// TestUnsupportedSourcesAreSkipped: a config written for the original with
+// kinds of sources not built yet still starts; those sources are skipped
+// with a warning that shows no credentials.
+func TestUnsupportedSourcesAreSkipped(t *testing.T) {
+	gw := startGateway(t, "streams:\n  ws: rtsp://127.0.0.1/x#transport=ws://user:wspass@127.0.0.1/rtsp-over-websocket\n  ff: ffmpeg:rtsp://user:ffpass@127.0.0.1/y\n", gatewayOpts{demo: true})
+	logs := gw.logs.String()
+	if strings.Count(logs, "source skipped") != 2 {
+		t.Fatalf("want two 'source skipped' warnings:\n%s", logs)
+	}
+	if strings.Contains(logs, "wspass") || strings.Contains(logs, "ffpass") {
+		t.Fatalf("a password appears in the log:\n%s", logs)
+	}
+	if _, err := testpeer.FFprobe(context.Background(), gw.URL+"demo", "tcp"); err != nil {
+		t.Fatalf("demo beside skipped sources: %v", err)
 	}
 }

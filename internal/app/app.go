@@ -70,11 +70,19 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 		var specs []stream.SourceSpec
 		for _, src := range sc.Sources {
 			red := src.Redacted()
-			if _, ok := so.Openers[src.Scheme]; !ok {
+			open, ok := so.Openers[src.Scheme]
+			if !ok {
 				log.Warn("source skipped: this kind of source is not supported yet", "stream", sc.Name, "source", red)
 				continue
 			}
-			specs = append(specs, stream.SourceSpec{URL: src.URL, Scheme: src.Scheme, Options: src.Options, Redacted: red})
+			spec := stream.SourceSpec{URL: src.URL, Scheme: src.Scheme, Options: src.Options, Redacted: red}
+			// the config was checked already; what a source still refuses
+			// is a feature not built yet (e.g. #transport=ws://)
+			if _, err := open(spec); err != nil {
+				log.Warn("source skipped", "stream", sc.Name, "source", red, "why", err)
+				continue
+			}
+			specs = append(specs, spec)
 		}
 		if _, err := reg.Add(sc.Name, specs); err != nil {
 			reg.Close()

@@ -81,7 +81,8 @@ func Open(spec stream.SourceSpec) (stream.Source, error) {
 			case "udp":
 				s.protocol = gortsplib.ProtocolUDP
 			default:
-				return nil, fmt.Errorf("#transport=%s: not supported yet (tcp or udp)", v)
+				// v may be ws://user:pass@…: never print it
+				return nil, errors.New("#transport: RTSP over WebSocket is not supported yet (tcp or udp)")
 			}
 		default:
 			return nil, fmt.Errorf("unknown option #%s", k)
