@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"github.com/rtspgate/rtspgate/internal/testpeer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
 // TestDemoBinary runs the real binary with no config in an empty folder (D1):
