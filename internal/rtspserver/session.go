@@ -32,6 +32,7 @@ type session struct {
 
 	mu      sync.Mutex
 	reader  *stream.Reader
+	done    chan struct{} // closed when the reader's writer has stopped
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
@@ -91,19 +92,7 @@ func (sess *session) play(c *conn) error {
 	if !sess.ms.valid() {
 		return stream.ErrTrackEnded
 	}
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if sess.closed {
-		return errors.New("session closed")
-	}
-	if sess.reader != nil {
-		return nil // already playing: a PLAY again changes nothing
-	}
-	r := sess.ms.st.NewReader(tracks)
-	sess.reader = r
-	ctx, cancel := context.WithCancel(context.Background())
-	sess.cancel = cancel
-	var run func()
+	var run func(ctx context.Context, r *stream.Reader)
 	switch tr.Protocol {
 	case gortsplib.ProtocolTCP:
 		if c == nil {
@@ -117,10 +106,24 @@ func (sess *session) play(c *conn) error {
 			}
 			chans[i] = byte(ch)
 		}
-		run = func() { sess.end(r, writeTCP(ctx, r, c, chans)) }
+		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeTCP(ctx, r, c, chans)) }
 	default:
-		run = func() { sess.end(r, writeUDP(ctx, r, sess.ss, medias)) }
+		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeUDP(ctx, r, sess.ss, medias)) }
 	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.closed {
+		return errors.New("session closed")
+	}
+	if sess.reader != nil {
+		return nil // already playing: a PLAY again changes nothing
+	}
+	r := sess.ms.st.NewReader(tracks)
+	sess.reader = r
+	ctx, cancel := context.WithCancel(context.Background())
+	sess.cancel = cancel
+	done := make(chan struct{})
+	sess.done = done
 	sess.pendingStart = func() {
 		sess.mu.Lock()
 		defer sess.mu.Unlock()
@@ -128,7 +131,10 @@ func (sess *session) play(c *conn) error {
 			return
 		}
 		sess.started = true
-		go run()
+		go func() {
+			defer close(done)
+			run(ctx, r)
+		}()
 	}
 	sess.log.Info("reader started", "transport", tr.Protocol.String(), "tracks", stream.Describe(tracks))
 	return nil
@@ -150,16 +156,21 @@ func (sess *session) end(r *stream.Reader, err error) {
 	sess.ss.Close()
 }
 
-// pause stops media; the next PLAY starts a new reader at a keyframe.
+// pause stops media; the next PLAY starts a new reader at a keyframe. It
+// returns once the writer has stopped, so nothing follows the PAUSE answer.
 func (sess *session) pause() {
 	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	sess.stopReader()
+	wait := sess.stopReader()
 	sess.pendingStart = nil
+	sess.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
 }
 
-// stopReader ends the current reader; sess.mu held.
-func (sess *session) stopReader() {
+// stopReader ends the current reader; sess.mu held. It returns what to wait
+// on for its writer to be gone, if it runs.
+func (sess *session) stopReader() (wait chan struct{}) {
 	if sess.cancel != nil {
 		sess.cancel()
 		sess.cancel = nil
@@ -167,12 +178,14 @@ func (sess *session) stopReader() {
 	if sess.reader != nil {
 		if sess.started {
 			sess.reader.Kick() // its goroutine closes it
+			wait = sess.done
 		} else {
 			sess.reader.Close()
 		}
 	}
 	sess.reader = nil
 	sess.started = false
+	return wait
 }
 
 func (sess *session) close(err error) {

@@ -43,7 +43,6 @@ type producer struct {
 	since      time.Time
 	lastErr    error
 	reconnects int
-	attempted  bool // an attempt has ended (tracks set or failed) since start
 	wasOnline  bool // connected at least once since start: a failure now is a reconnect
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -76,7 +75,6 @@ func (p *producer) start() {
 	prev := p.done
 	done := make(chan struct{})
 	p.done = done
-	p.attempted = false
 	p.wasOnline = false
 	p.setState(StateConnecting, nil)
 	go func() {
@@ -105,11 +103,7 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 	for {
 		began := time.Now()
 		log.Debug("source connecting")
-		err := p.src.Run(ctx, p)
-		if ctx.Err() != nil {
-			log.Debug("source stopped")
-			return
-		}
+		err := p.src.Run(ctx, &runPublisher{p: p, ctx: ctx})
 		if err == nil {
 			err = errors.New("source ended")
 		}
@@ -117,8 +111,12 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 			backoff = p.s.opts.MinBackoff
 		}
 		p.s.mu.Lock()
+		if ctx.Err() != nil { // stopped: a newer run may own the state now
+			p.s.mu.Unlock()
+			log.Debug("source stopped")
+			return
+		}
 		p.setState(StateDown, err)
-		p.attempted = true
 		p.reconnects++
 		p.s.changedLocked()
 		p.s.mu.Unlock()
@@ -132,14 +130,39 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// SetTracks implements Publisher.
+// runPublisher is the Publisher one run of a source writes to: once the run
+// is stopped, what it still sends is refused, so a late connection of a
+// stopped run cannot touch the state of the next one.
+type runPublisher struct {
+	p   *producer
+	ctx context.Context
+}
+
+func (rp *runPublisher) SetTracks(specs []TrackSpec) ([]*Track, error) {
+	return rp.p.setTracks(specs, rp.ctx)
+}
+
+func (rp *runPublisher) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
+	if rp.ctx.Err() == nil {
+		rp.p.s.write(t, pkt, now)
+	}
+}
+
+// SetTracks implements Publisher (ingest publishers).
 func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
+	return p.setTracks(specs, context.Background())
+}
+
+func (p *producer) setTracks(specs []TrackSpec, ctx context.Context) ([]*Track, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("no tracks")
 	}
 	s := p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	same := len(specs) == len(p.tracks)
 	for i := 0; same && i < len(specs); i++ {
 		same = p.tracks[i].sameAs(specs[i]) && !p.tracks[i].closed()
@@ -169,7 +192,6 @@ func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
 		p.tracks = tracks
 	}
 	p.setState(StateOnline, nil)
-	p.attempted = true
 	p.wasOnline = true
 	if p.src != nil {
 		s.log.Info("source connected", "source", p.name, "tracks", Describe(p.tracks))

@@ -202,7 +202,10 @@ func (s *Stream) tracksLocked() (tracks []*Track, ready bool, why error) {
 		}
 	}
 	if len(tracks) > 0 {
-		return tracks, true, nil
+		// several sources: the SDP a reader gets must hold them all, so
+		// wait for the ones still connecting (WaitTracks gives up at its
+		// deadline with what there is)
+		return tracks, ready, nil
 	}
 	if len(s.producers) == 0 {
 		// only a publisher can bring tracks: wait for one
@@ -273,6 +276,10 @@ func (s *Stream) Publish(specs []TrackSpec, who string) (*Publication, error) {
 	if err != nil {
 		s.mu.Lock()
 		p.active = false
+		if len(p.tracks) == 0 && s.publisher == p {
+			s.publisher = nil
+			s.maybeRemoveLocked()
+		}
 		s.mu.Unlock()
 		return nil, err
 	}
@@ -357,7 +364,13 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 	s.ring.push(p)
 	// wake readers at the end of a video frame; audio, and video from a
 	// source that never sets the marker bit, at least every 20 ms
-	wake := t.Kind == Video && pkt.Marker || !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
+	var wake bool
+	if t.Kind == Video {
+		t.sawMarker = t.sawMarker || pkt.Marker
+		wake = pkt.Marker || !t.sawMarker && now.Sub(s.lastWake) >= flushEvery
+	} else {
+		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
+	}
 	if wake {
 		s.lastWake = now
 	}
@@ -395,8 +408,9 @@ func (s *Stream) shutdown() {
 	close(s.closed)
 	var waits []chan struct{}
 	for _, p := range s.producers {
-		if d := p.stop(); d != nil {
-			waits = append(waits, d)
+		p.stop()
+		if p.done != nil { // also a run stopped earlier that is still ending
+			waits = append(waits, p.done)
 		}
 	}
 	for _, p := range s.allLocked() {

@@ -464,3 +464,72 @@ func TestVideoWithoutMarkerBitsStillFlows(t *testing.T) {
 	}()
 	drainReader(t, r, 5)
 }
+
+// slowSource connects after a delay with one track of spec.
+type slowSource struct {
+	delay time.Duration
+	spec  TrackSpec
+}
+
+func (s *slowSource) Run(ctx context.Context, pub Publisher) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil
+	}
+	if _, err := pub.SetTracks([]TrackSpec{s.spec}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// TestSeveralSourcesAnswerWithAllTracks: the first reader of a stream with
+// two sources gets the tracks of both, not of the quicker one only.
+func TestSeveralSourcesAnswerWithAllTracks(t *testing.T) {
+	opts := testOptions()
+	srcs := map[string]Source{"v": &slowSource{0, h264Spec}, "a": &slowSource{150 * time.Millisecond, pcmaSpec}}
+	opts.Openers = map[string]Opener{"fake": func(sp SourceSpec) (Source, error) { return srcs[sp.URL], nil }}
+	reg := NewRegistry(opts)
+	defer reg.Close()
+	s, _ := reg.Add("cam", []SourceSpec{{URL: "v", Scheme: "fake", Redacted: "v"}, {URL: "a", Scheme: "fake", Redacted: "a"}})
+	release := s.Acquire()
+	defer release()
+	tracks, err := s.WaitTracks(context.Background())
+	if err != nil || Describe(tracks) != "video H264, audio PCMA" {
+		t.Fatalf("WaitTracks: %q %v, want video H264, audio PCMA", Describe(tracks), err)
+	}
+}
+
+// TestOneWakePerFrame: readers are woken once per video frame, at its end,
+// however long the frame takes to arrive.
+func TestOneWakePerFrame(t *testing.T) {
+	reg := NewRegistry(testOptions())
+	defer reg.Close()
+	s := reg.GetOrCreate("cam")
+	pub := publish(t, s, h264Spec)
+	r := s.NewReader(pub.Tracks)
+	defer r.Close()
+	start := time.Now()
+	wakes := 0
+	for f := range 5 {
+		for i := range 4 {
+			at := start.Add(time.Duration(f)*40*time.Millisecond + time.Duration(i)*15*time.Millisecond)
+			pub.WritePacket(pub.Tracks[0], vpkt(uint16(f*4+i), uint32(f*3600), idr, i == 3), at)
+			select {
+			case <-r.wake:
+				if f == 0 {
+					continue // before the first marker bit, the 20 ms rule applies
+				}
+				wakes++
+				if i != 3 {
+					t.Fatalf("frame %d: readers woken at packet %d, before the frame's end", f, i)
+				}
+			default:
+			}
+		}
+	}
+	if wakes != 4 {
+		t.Fatalf("%d wakes for frames 1-4, want 4", wakes)
+	}
+}

@@ -85,6 +85,7 @@ type Track struct {
 	lastTS    uint32
 	lastTime  time.Time
 	auStart   bool
+	sawMarker bool // the source marks frame ends: wake readers only there
 }
 
 // Channel is the interleaved RTP channel in the header of Packet.Framed: the

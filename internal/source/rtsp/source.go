@@ -118,8 +118,9 @@ func (s *Source) client(backchannel bool) *gortsplib.Client {
 // Run implements stream.Source.
 func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
 	c, desc, err := s.describe(ctx, s.backchannel)
-	if err != nil && s.backchannel && ctx.Err() == nil && !isAuthError(err) {
-		// R6: some cameras refuse or break on the backchannel Require header
+	if err != nil && s.backchannel && ctx.Err() == nil && !isAuthError(err) && !errors.Is(err, errNoAnswer) {
+		// R6: some cameras refuse or break on the backchannel Require
+		// header; one that says nothing at all is not helped by a retry
 		c, desc, err = s.describe(ctx, false)
 	}
 	if err != nil {
@@ -200,10 +201,12 @@ func (s *Source) request(fn func() error, c *gortsplib.Client) error {
 	t := time.AfterFunc(s.reqTimeout, c.Close)
 	err := fn()
 	if !t.Stop() {
-		return fmt.Errorf("no answer within %v", s.reqTimeout)
+		return fmt.Errorf("%w within %v", errNoAnswer, s.reqTimeout)
 	}
 	return err
 }
+
+var errNoAnswer = errors.New("no answer")
 
 func isAuthError(err error) bool {
 	var bad liberrors.ErrClientBadStatusCode

@@ -33,7 +33,7 @@ func TestTimeoutBoundsASilentCamera(t *testing.T) {
 			defer c.Close() // hold it open, say nothing
 		}
 	}()
-	src, err := Open(stream.SourceSpec{URL: "rtsp://" + l.Addr().String() + "/cam", Scheme: "rtsp", Options: map[string]string{"timeout": "1", "backchannel": "0"}})
+	src, err := Open(stream.SourceSpec{URL: "rtsp://" + l.Addr().String() + "/cam", Scheme: "rtsp", Options: map[string]string{"timeout": "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
