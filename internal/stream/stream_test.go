@@ -40,6 +40,16 @@ func vpkt(seq uint16, ts uint32, payload []byte, marker bool) *rtp.Packet {
 	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 1234, Marker: marker}, Payload: payload}
 }
 
+// published returns a stream "cam" of a fresh registry with a publisher of
+// specs; the registry closes with the test.
+func published(t *testing.T, specs ...TrackSpec) (*Stream, *Publication) {
+	t.Helper()
+	reg := NewRegistry(testOptions())
+	t.Cleanup(reg.Close)
+	s := reg.GetOrCreate("cam")
+	return s, publish(t, s, specs...)
+}
+
 func publish(t *testing.T, s *Stream, specs ...TrackSpec) *Publication {
 	t.Helper()
 	pub, err := s.Publish(specs, "test")
@@ -68,10 +78,7 @@ func drainReader(t *testing.T, r *Reader, want int) []*Packet {
 }
 
 func TestFanOutDeliversEveryPacketToEveryReader(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec)
+	s, pub := published(t, h264Spec)
 	tr := pub.Tracks[0]
 	readers := make([]*Reader, 3)
 	for i := range readers {
@@ -112,10 +119,7 @@ func TestFanOutDeliversEveryPacketToEveryReader(t *testing.T) {
 }
 
 func TestVideoReaderStartsAtKeyframe(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec, pcmaSpec)
+	s, pub := published(t, h264Spec, pcmaSpec)
 	v, a := pub.Tracks[0], pub.Tracks[1]
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
@@ -370,10 +374,7 @@ func TestKeyDetection(t *testing.T) {
 }
 
 func TestConcurrentReadersAndWriterRace(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec)
+	s, pub := published(t, h264Spec)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -401,10 +402,7 @@ func TestConcurrentReadersAndWriterRace(t *testing.T) {
 }
 
 func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec, pcmaSpec)
+	s, pub := published(t, h264Spec, pcmaSpec)
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	now := time.Now()
@@ -450,10 +448,7 @@ func TestRestartedSourceIsNotServedFromOldTracks(t *testing.T) {
 // TestVideoWithoutMarkerBitsStillFlows: a source that never sets the marker
 // bit must not leave readers starving.
 func TestVideoWithoutMarkerBitsStillFlows(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec)
+	s, pub := published(t, h264Spec)
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	go func() {
@@ -504,10 +499,7 @@ func TestSeveralSourcesAnswerWithAllTracks(t *testing.T) {
 // TestOneWakePerFrame: readers are woken once per video frame, at its end,
 // however long the frame takes to arrive.
 func TestOneWakePerFrame(t *testing.T) {
-	reg := NewRegistry(testOptions())
-	defer reg.Close()
-	s := reg.GetOrCreate("cam")
-	pub := publish(t, s, h264Spec)
+	s, pub := published(t, h264Spec)
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	start := time.Now()
