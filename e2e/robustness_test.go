@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -16,64 +14,27 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// rtspExchange sends a request on c and returns the status line of the answer.
-func rtspExchange(t *testing.T, c net.Conn, br *bufio.Reader, req string) (status string, headers map[string]string) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	status, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatalf("read status after %q: %v", strings.SplitN(req, "\r\n", 2)[0], err)
-	}
-	headers = map[string]string{}
-	length := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			break
-		}
-		k, v, _ := strings.Cut(line, ":")
-		headers[strings.ToLower(k)] = strings.TrimSpace(v)
-		if strings.EqualFold(k, "content-length") {
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &length)
-		}
-	}
-	if _, err := io.ReadFull(br, make([]byte, length)); err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(status), headers
-}
-
 // stuckReader connects, plays the stream over TCP and then never reads.
 func stuckReader(t *testing.T, base, name string) net.Conn {
 	t.Helper()
-	addr := strings.TrimSuffix(strings.TrimPrefix(base, "rtsp://"), "/")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.(*net.TCPConn).SetReadBuffer(4096)
-	br := bufio.NewReader(c)
 	url := base + name
-	if st, _ := rtspExchange(t, c, br, "DESCRIBE "+url+" RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"); !strings.Contains(st, "200") {
+	rc := testpeer.DialRaw(t, url)
+	rc.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	rc.Send("DESCRIBE", url, "Accept: application/sdp\r\n")
+	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("DESCRIBE: %s", st)
 	}
-	st, h := rtspExchange(t, c, br, "SETUP "+url+"/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n")
+	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+	st, h := rc.Response()
 	if !strings.Contains(st, "200") {
 		t.Fatalf("SETUP: %s", st)
 	}
 	session, _, _ := strings.Cut(h["session"], ";")
-	if st, _ := rtspExchange(t, c, br, "PLAY "+url+" RTSP/1.0\r\nCSeq: 3\r\nSession: "+session+"\r\n\r\n"); !strings.Contains(st, "200") {
+	rc.Send("PLAY", url, "Session: "+session+"\r\n")
+	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("PLAY: %s", st)
 	}
-	return c
+	return rc.Conn
 }
 
 // TestStuckReaderDoesNotSlowOthers (S7): a reader that PLAYs and never

@@ -1,12 +1,9 @@
 package rtspserver
 
 import (
-	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
 // startTestServer serves one published stream "cam" (H.264 + PCMA) fed by a
@@ -63,115 +61,28 @@ func startTestServer(t *testing.T) (*Server, string) {
 	return srv, "rtsp://" + srv.Addr().String() + "/cam"
 }
 
-// dialRaw connects a rawClient to the server of url; the test closes it.
-func dialRaw(t *testing.T, url string) *rawClient {
-	t.Helper()
-	host := strings.TrimPrefix(url, "rtsp://")
-	host, _, _ = strings.Cut(host, "/")
-	c, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
-}
-
-// rawClient reads an RTSP/TCP connection that carries both responses and
-// interleaved frames.
-type rawClient struct {
-	t    *testing.T
-	c    net.Conn
-	br   *bufio.Reader
-	cseq int
-}
-
-func (rc *rawClient) send(method, url string, headers ...string) {
-	rc.cseq++
-	req := fmt.Sprintf("%s %s RTSP/1.0\r\nCSeq: %d\r\n%s\r\n", method, url, rc.cseq, strings.Join(headers, ""))
-	if _, err := io.WriteString(rc.c, req); err != nil {
-		rc.t.Fatal(err)
-	}
-}
-
-// next returns the next message: a response (status line, headers) or an
-// interleaved frame (channel, payload).
-func (rc *rawClient) next() (status string, hdr map[string]string, channel int, payload []byte) {
-	rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := rc.br.Peek(1)
-	if err != nil {
-		rc.t.Fatal(err)
-	}
-	if b[0] == '$' {
-		var h [4]byte
-		if _, err := io.ReadFull(rc.br, h[:]); err != nil {
-			rc.t.Fatal(err)
-		}
-		payload = make([]byte, binary.BigEndian.Uint16(h[2:]))
-		if _, err := io.ReadFull(rc.br, payload); err != nil {
-			rc.t.Fatal(err)
-		}
-		return "", nil, int(h[1]), payload
-	}
-	line, err := rc.br.ReadString('\n')
-	if err != nil {
-		rc.t.Fatal(err)
-	}
-	if !strings.HasPrefix(line, "RTSP/1.0 ") {
-		rc.t.Fatalf("stream is corrupt: got %q where a response or a '$' frame must start", line)
-	}
-	hdr = map[string]string{}
-	length := 0
-	for {
-		l, err := rc.br.ReadString('\n')
-		if err != nil {
-			rc.t.Fatal(err)
-		}
-		l = strings.TrimRight(l, "\r\n")
-		if l == "" {
-			break
-		}
-		k, v, _ := strings.Cut(l, ":")
-		hdr[strings.ToLower(k)] = strings.TrimSpace(v)
-		if strings.EqualFold(k, "content-length") {
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &length)
-		}
-	}
-	io.ReadFull(rc.br, make([]byte, length))
-	return strings.TrimSpace(line), hdr, -1, nil
-}
-
-// response skips frames until a response comes.
-func (rc *rawClient) response() (string, map[string]string) {
-	for {
-		st, h, ch, _ := rc.next()
-		if ch < 0 {
-			return st, h
-		}
-	}
-}
-
 // TestKeepalivesDuringPlayNeverSplitFrames: requests answered while media
 // flows on non-default interleaved channels must arrive whole, between
 // frames; every frame is a valid RTP packet of the channel's track, in order.
 func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 	_, url := startTestServer(t)
-	rc := dialRaw(t, url)
-	rc.send("DESCRIBE", url, "Accept: application/sdp\r\n")
-	if st, _ := rc.response(); !strings.Contains(st, "200") {
+	rc := testpeer.DialRaw(t, url)
+	rc.Send("DESCRIBE", url, "Accept: application/sdp\r\n")
+	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("DESCRIBE: %s", st)
 	}
-	rc.send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=6-7\r\n")
-	st, h := rc.response()
+	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=6-7\r\n")
+	st, h := rc.Response()
 	if !strings.Contains(st, "200") || !strings.Contains(h["transport"], "interleaved=6-7") {
 		t.Fatalf("SETUP video: %s %v", st, h)
 	}
 	session, _, _ := strings.Cut(h["session"], ";")
-	rc.send("SETUP", url+"/trackID=1", "Transport: RTP/AVP/TCP;unicast;interleaved=10-11\r\n", "Session: "+session+"\r\n")
-	if st, _ := rc.response(); !strings.Contains(st, "200") {
+	rc.Send("SETUP", url+"/trackID=1", "Transport: RTP/AVP/TCP;unicast;interleaved=10-11\r\n", "Session: "+session+"\r\n")
+	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("SETUP audio: %s", st)
 	}
-	rc.send("PLAY", url, "Session: "+session+"\r\n")
-	if st, _ := rc.response(); !strings.Contains(st, "200") {
+	rc.Send("PLAY", url, "Session: "+session+"\r\n")
+	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("PLAY: %s", st)
 	}
 	frames := map[int]int{}
@@ -182,14 +93,14 @@ func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 	for time.Now().Before(deadline) {
 		if time.Now().After(nextKeepalive) {
 			if answers%2 == 0 {
-				rc.send("GET_PARAMETER", url, "Session: "+session+"\r\n")
+				rc.Send("GET_PARAMETER", url, "Session: "+session+"\r\n")
 			} else {
-				rc.send("OPTIONS", url, "Session: "+session+"\r\n")
+				rc.Send("OPTIONS", url, "Session: "+session+"\r\n")
 			}
 			nextKeepalive = time.Now().Add(20 * time.Millisecond)
 			// read until its answer, checking every frame on the way
 			for {
-				st, _, ch, payload := rc.next()
+				st, _, ch, payload := rc.Next()
 				if ch < 0 {
 					if !strings.Contains(st, "200") {
 						t.Fatalf("keepalive answered %q", st)
@@ -241,10 +152,10 @@ func TestKeepalivesDuringPlayNeverSplitFrames(t *testing.T) {
 // that pause and resume).
 func TestPauseThenPlayResumes(t *testing.T) {
 	_, url := startTestServer(t)
-	rc := dialRaw(t, url)
-	c := rc.c
-	rc.send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
-	st, h := rc.response()
+	rc := testpeer.DialRaw(t, url)
+	c := rc.Conn
+	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+	st, h := rc.Response()
 	if !strings.Contains(st, "200") {
 		t.Fatalf("SETUP: %s", st)
 	}
@@ -253,12 +164,12 @@ func TestPauseThenPlayResumes(t *testing.T) {
 		end := time.Now().Add(d)
 		c.SetReadDeadline(end)
 		for {
-			b, err := rc.br.Peek(4)
+			b, err := rc.R.Peek(4)
 			if err != nil {
 				return frames
 			}
 			n := int(binary.BigEndian.Uint16(b[2:]))
-			if _, err := rc.br.Discard(4 + n); err != nil {
+			if _, err := rc.R.Discard(4 + n); err != nil {
 				return frames
 			}
 			if b[1] == 0 {
@@ -267,15 +178,15 @@ func TestPauseThenPlayResumes(t *testing.T) {
 		}
 	}
 	for round := range 2 {
-		rc.send("PLAY", url, "Session: "+session+"\r\n")
-		if st, _ := rc.response(); !strings.Contains(st, "200") {
+		rc.Send("PLAY", url, "Session: "+session+"\r\n")
+		if st, _ := rc.Response(); !strings.Contains(st, "200") {
 			t.Fatalf("PLAY %d: %s", round, st)
 		}
 		if n := count(300 * time.Millisecond); n < 10 {
 			t.Fatalf("PLAY %d: %d packets in 300 ms, want about 30", round, n)
 		}
-		rc.send("PAUSE", url, "Session: "+session+"\r\n")
-		if st, _ := rc.response(); !strings.Contains(st, "200") {
+		rc.Send("PAUSE", url, "Session: "+session+"\r\n")
+		if st, _ := rc.Response(); !strings.Contains(st, "200") {
 			t.Fatalf("PAUSE %d: %s", round, st)
 		}
 		count(100 * time.Millisecond) // what was in flight

@@ -139,7 +139,7 @@ type runPublisher struct {
 }
 
 func (rp *runPublisher) SetTracks(specs []TrackSpec) ([]*Track, error) {
-	return rp.p.setTracks(specs, rp.ctx)
+	return rp.p.setTracks(rp.ctx, specs)
 }
 
 func (rp *runPublisher) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
@@ -148,12 +148,7 @@ func (rp *runPublisher) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
 	}
 }
 
-// SetTracks implements Publisher (ingest publishers).
-func (p *producer) SetTracks(specs []TrackSpec) ([]*Track, error) {
-	return p.setTracks(specs, context.Background())
-}
-
-func (p *producer) setTracks(specs []TrackSpec, ctx context.Context) ([]*Track, error) {
+func (p *producer) setTracks(ctx context.Context, specs []TrackSpec) ([]*Track, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("no tracks")
 	}
@@ -199,9 +194,4 @@ func (p *producer) setTracks(specs []TrackSpec, ctx context.Context) ([]*Track, 
 	s.changedLocked()
 	s.notifyReaders()
 	return append([]*Track(nil), p.tracks...), nil
-}
-
-// WritePacket implements Publisher.
-func (p *producer) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
-	p.s.write(t, pkt, now)
 }

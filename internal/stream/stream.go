@@ -272,7 +272,7 @@ func (s *Stream) Publish(specs []TrackSpec, who string) (*Publication, error) {
 	p.name = "publisher " + who
 	p.active = true
 	s.mu.Unlock()
-	tracks, err := p.SetTracks(specs)
+	tracks, err := p.setTracks(context.Background(), specs)
 	if err != nil {
 		s.mu.Lock()
 		p.active = false
@@ -330,21 +330,28 @@ func (s *Stream) maybeRemoveLocked() {
 // wake readers at frame ends.
 func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 	s.wmu.Lock()
+	wake := s.appendLocked(t, pkt, now)
+	s.wmu.Unlock()
+	if wake {
+		s.notifyReaders()
+	}
+}
+
+// appendLocked puts pkt into the ring and says whether readers are to be
+// woken; s.wmu held.
+func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now time.Time) (wake bool) {
 	if t.closed() {
-		s.wmu.Unlock()
-		return
+		return false
 	}
 	t.rewrite(pkt, now)
 	size := pkt.MarshalSize()
 	if size > 0xffff {
-		s.wmu.Unlock()
-		return // cannot be framed for TCP readers
+		return false // cannot be framed for TCP readers
 	}
 	framed := s.slab.alloc(4 + size)
 	framed[0], framed[1], framed[2], framed[3] = '$', t.channel, byte(size>>8), byte(size)
 	if _, err := pkt.MarshalTo(framed[4:]); err != nil {
-		s.wmu.Unlock()
-		return
+		return false
 	}
 	data := framed[4 : 4+size : 4+size]
 	// the packet must not point into the source's read buffer
@@ -353,31 +360,22 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 	if pkt.Extension {
 		pkt.Header = pkt.Header.Clone()
 	}
-	p := &Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now}
-	if t.Kind == Video {
-		codec := t.codec
-		p.Key = t.auStart && isKeyStart(codec, pkt.Payload)
-		t.auStart = pkt.Marker || t.auStart && isPrefix(codec, pkt.Payload)
-	} else {
-		p.Key = true
-	}
-	s.ring.push(p)
+	p := &Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now, Key: true}
 	// wake readers at the end of a video frame; audio, and video from a
 	// source that never sets the marker bit, at least every 20 ms
-	var wake bool
 	if t.Kind == Video {
+		p.Key = t.auStart && isKeyStart(t.codec, pkt.Payload)
+		t.auStart = pkt.Marker || t.auStart && isPrefix(t.codec, pkt.Payload)
 		t.sawMarker = t.sawMarker || pkt.Marker
 		wake = pkt.Marker || !t.sawMarker && now.Sub(s.lastWake) >= flushEvery
 	} else {
 		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
 	}
+	s.ring.push(p)
 	if wake {
 		s.lastWake = now
 	}
-	s.wmu.Unlock()
-	if wake {
-		s.notifyReaders()
-	}
+	return wake
 }
 
 func (s *Stream) notifyReaders() {

@@ -163,7 +163,7 @@ func TestSameCodecsKeepTracksAcrossReconnect(t *testing.T) {
 	reg := NewRegistry(testOptions())
 	defer reg.Close()
 	s := reg.GetOrCreate("cam")
-	var p Publisher = &producer{s: s, name: "x"}
+	var p Publisher = &runPublisher{p: &producer{s: s, name: "x"}, ctx: context.Background()}
 	first, err := p.SetTracks([]TrackSpec{h264Spec})
 	if err != nil {
 		t.Fatal(err)
