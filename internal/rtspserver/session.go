@@ -32,7 +32,6 @@ type session struct {
 
 	mu      sync.Mutex
 	reader  *stream.Reader
-	done    chan struct{} // closed when the reader's writer has stopped
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
@@ -122,8 +121,6 @@ func (sess *session) play(c *conn) error {
 	sess.reader = r
 	ctx, cancel := context.WithCancel(context.Background())
 	sess.cancel = cancel
-	done := make(chan struct{})
-	sess.done = done
 	sess.pendingStart = func() {
 		sess.mu.Lock()
 		defer sess.mu.Unlock()
@@ -131,10 +128,7 @@ func (sess *session) play(c *conn) error {
 			return
 		}
 		sess.started = true
-		go func() {
-			defer close(done)
-			run(ctx, r)
-		}()
+		go run(ctx, r)
 	}
 	sess.log.Info("reader started", "transport", tr.Protocol.String(), "tracks", stream.Describe(tracks))
 	return nil
@@ -157,20 +151,18 @@ func (sess *session) end(r *stream.Reader, err error) {
 }
 
 // pause stops media; the next PLAY starts a new reader at a keyframe. It
-// returns once the writer has stopped, so nothing follows the PAUSE answer.
+// does not wait for the writer (a batch already under way may still follow
+// the PAUSE answer): waiting made GStreamer's rtspsrc, which sends PAUSE and
+// TEARDOWN while it stops reading, fail its shutdown under load.
 func (sess *session) pause() {
 	sess.mu.Lock()
-	wait := sess.stopReader()
+	sess.stopReader()
 	sess.pendingStart = nil
 	sess.mu.Unlock()
-	if wait != nil {
-		<-wait
-	}
 }
 
-// stopReader ends the current reader; sess.mu held. It returns what to wait
-// on for its writer to be gone, if it runs.
-func (sess *session) stopReader() (wait chan struct{}) {
+// stopReader ends the current reader; sess.mu held.
+func (sess *session) stopReader() {
 	if sess.cancel != nil {
 		sess.cancel()
 		sess.cancel = nil
@@ -178,14 +170,12 @@ func (sess *session) stopReader() (wait chan struct{}) {
 	if sess.reader != nil {
 		if sess.started {
 			sess.reader.Kick() // its goroutine closes it
-			wait = sess.done
 		} else {
 			sess.reader.Close()
 		}
 	}
 	sess.reader = nil
 	sess.started = false
-	return wait
 }
 
 func (sess *session) close(err error) {
