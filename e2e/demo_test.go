@@ -164,3 +164,16 @@ func TestUnsupportedSourcesAreSkipped(t *testing.T) {
 		t.Fatalf("demo beside skipped sources: %v", err)
 	}
 }
+
+// TestTrailingSlashIsTheSameStream (S1): rtsp://host/demo/ is rtsp://host/demo.
+func TestTrailingSlashIsTheSameStream(t *testing.T) {
+	t.Parallel()
+	gw := startGateway(t, "", gatewayOpts{demo: true})
+	streams, err := testpeer.FFprobe(context.Background(), gw.URL+"demo/", "tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codecsOf(streams); got != "video:h264,audio:pcm_alaw" {
+		t.Fatalf("demo/ gave %s, want video:h264,audio:pcm_alaw", got)
+	}
+}
