@@ -60,6 +60,7 @@ type gatewayOpts struct {
 	demo         bool   // add the built-in demo stream
 	ringSize     int
 	writeTimeout time.Duration
+	grace        time.Duration // sources stay this long after the last reader; default 1 s
 }
 
 // startGateway starts rtspgate with the YAML config yml (rtsp.listen is set
@@ -79,9 +80,12 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.grace == 0 {
+		o.grace = time.Second
+	}
 	opts := app.Options{
 		UDPRTPAddress: "-",
-		StreamOptions: stream.Options{Grace: time.Second, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, RingSize: o.ringSize},
+		StreamOptions: stream.Options{Grace: o.grace, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, RingSize: o.ringSize},
 		WriteTimeout:  o.writeTimeout,
 	}
 	if o.udp {

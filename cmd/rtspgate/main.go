@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,26 +23,47 @@ import (
 // defaultConfig is read when no -c is given and it exists (C1).
 const defaultConfig = "rtspgate.yaml"
 
+const usage = `Usage: rtspgate [-c FILE]...
+
+rtspgate serves IP cameras and published streams to RTSP readers at
+rtsp://HOST:8554/NAME. Without -c it reads ./rtspgate.yaml if it exists,
+else it serves a built-in demo stream. See README.md for the config.
+
+Flags:
+`
+
 type fileList []string
 
 func (f *fileList) String() string     { return strings.Join(*f, ",") }
 func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rtspgate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run runs rtspgate until SIGINT or SIGTERM. The usage asked for with -h
+// goes to stdout, the log to stderr.
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rtspgate", flag.ContinueOnError)
 	var files fileList
 	fs.Var(&files, "c", "config `file` (YAML); repeat to merge several, later keys win")
-	fs.Var(&files, "config", "same as -c")
+	fs.Var(&files, "config", "same as -c `file`")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file` until stopped (for benchmarks)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard) // usage and errors are printed below
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) { // -h, -help, --help
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil
+		}
+		return fmt.Errorf("%w (rtspgate -h lists the flags)", err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -71,12 +94,12 @@ func run(args []string) error {
 	if demo {
 		cfg = app.WithDemo(cfg)
 	}
-	log := newLogger(cfg.Log.Level)
-	if cfg.RTSP.PktSize != 0 {
-		cfg.Ignored = append(cfg.Ignored, "rtsp.pkt_size")
+	log := newLogger(cfg.Log.Level, stderr)
+	for _, f := range files {
+		log.Info("config loaded", "path", f)
 	}
 	if len(cfg.Ignored) > 0 {
-		log.Info("config keys accepted but not used by rtspgate", "keys", strings.Join(cfg.Ignored, ", "))
+		log.Warn("config keys of go2rtc that rtspgate does not use yet: they have no effect", "keys", strings.Join(cfg.Ignored, ", "))
 	}
 
 	a, err := app.Start(cfg, app.Options{}, log)
@@ -126,7 +149,7 @@ func demoURL(addr net.Addr) string {
 // levelTrace is below debug: per-packet detail.
 const levelTrace = slog.Level(-8)
 
-func newLogger(level string) *slog.Logger {
+func newLogger(level string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	switch level {
 	case "trace":
@@ -140,5 +163,5 @@ func newLogger(level string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

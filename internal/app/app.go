@@ -42,12 +42,14 @@ type App struct {
 	log      *slog.Logger
 }
 
-// Openers are the source kinds by scheme.
-func Openers() map[string]stream.Opener {
+// Openers are the source kinds by scheme. Each call makes new kinds: the
+// rtsp kind shares camera sessions among the sources it opened.
+func Openers(log *slog.Logger) map[string]stream.Opener {
+	rk := rtsp.NewKind(log.With("module", "rtsp-source"))
 	return map[string]stream.Opener{
-		"rtsp":  rtsp.Open,
-		"rtsps": rtsp.Open,
-		"rtspx": rtsp.Open,
+		"rtsp":  rk.Open,
+		"rtsps": rk.Open,
+		"rtspx": rk.Open,
 		"demo":  demo.Open,
 	}
 }
@@ -63,7 +65,7 @@ func WithDemo(cfg *config.Config) *config.Config {
 func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 	so := opts.StreamOptions
 	so.Logger = log
-	so.Openers = Openers()
+	so.Openers = Openers(log)
 	reg := stream.NewRegistry(so)
 	a := &App{Registry: reg, log: log}
 	for _, sc := range cfg.Streams {
@@ -96,8 +98,19 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.RTSP = srv
+		warnOpenRTSP(cfg, log)
 	}
 	return a, nil
+}
+
+// warnOpenRTSP warns when the RTSP server takes readers and publishers from
+// other machines without credentials.
+func warnOpenRTSP(cfg *config.Config, log *slog.Logger) {
+	if cfg.RTSP.Username != "" || !config.BeyondLoopback(cfg.RTSP.Listen) {
+		return
+	}
+	log.Warn("RTSP server without credentials: anyone on the network can read every stream and publish new ones; "+
+		"set rtsp.username and rtsp.password, or listen on loopback only (rtsp.listen: 127.0.0.1:8554)", "listen", cfg.RTSP.Listen)
 }
 
 func startRTSP(cfg *config.Config, opts Options, reg *stream.Registry, log *slog.Logger) (*rtspserver.Server, error) {

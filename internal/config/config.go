@@ -13,10 +13,13 @@ type Config struct {
 	API     API
 	Log     Log
 	FFmpeg  FFmpeg
-	// Ignored lists the keys that were accepted but are not used by
-	// rtspgate: top-level sections of the original product (webrtc, hass, …)
-	// or unknown ones, and unused keys inside known sections as
-	// "section.key" (e.g. "rtsp.tls_listen"). Each key appears once.
+	// Ignored lists the keys written in the files that the original
+	// product knows but rtspgate does not use yet, in file order, each
+	// once: its other top-level sections ("webrtc", "hass"), its keys
+	// inside sections rtspgate reads ("api.origin", "log.format",
+	// "log.rtsp"), and keys rtspgate reads and checks but has no use for
+	// yet ("rtsp.pkt_size", "api.listen", "ffmpeg.bin"). A key neither
+	// knows is an error, not listed here.
 	Ignored []string
 }
 
@@ -64,6 +67,7 @@ func Default() *Config {
 // The error, if any, is an *Error naming file, line and key.
 func Load(paths []string, getenv func(string) (string, bool)) (*Config, error) {
 	cfg := Default()
+	at := places{}
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -73,9 +77,12 @@ func Load(paths []string, getenv func(string) (string, bool)) (*Config, error) {
 			}
 			return nil, &Error{File: p, Msg: "cannot read the file: " + err.Error()}
 		}
-		if err := apply(cfg, p, data, getenv); err != nil {
+		if err := apply(cfg, at, p, data, getenv); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkPairs(cfg, at); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -84,7 +91,11 @@ func Load(paths []string, getenv func(string) (string, bool)) (*Config, error) {
 // used in error messages.
 func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	cfg := Default()
-	if err := apply(cfg, name, data, getenv); err != nil {
+	at := places{}
+	if err := apply(cfg, at, name, data, getenv); err != nil {
+		return nil, err
+	}
+	if err := checkPairs(cfg, at); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -169,7 +169,6 @@ func TestSections(t *testing.T) {
 	cfg := mustParse(t, `rtsp:
   listen: ""
   pkt_size: 1200
-  tls_listen: ":8322"
 api:
   listen: 127.0.0.1:1985
   username: u
@@ -198,7 +197,7 @@ homekit: {}
 	if cfg.FFmpeg.Bin != "/usr/bin/ffmpeg" || cfg.FFmpeg.Templates["h264"] != "-c:v libx264" || len(cfg.FFmpeg.Templates) != 1 {
 		t.Errorf("FFmpeg = %+v", cfg.FFmpeg)
 	}
-	want := []string{"rtsp.tls_listen", "api.origin", "log.rtsp", "webrtc", "hass", "homekit"}
+	want := []string{"rtsp.pkt_size", "api.listen", "api.username", "api.password", "api.origin", "log.rtsp", "ffmpeg.bin", "ffmpeg.h264", "webrtc", "hass", "homekit"}
 	if !reflect.DeepEqual(cfg.Ignored, want) {
 		t.Errorf("Ignored = %q, want %q", cfg.Ignored, want)
 	}
@@ -286,6 +285,7 @@ func TestLoadMerge(t *testing.T) {
 rtsp:
   listen: ":9000"
   username: admin
+  password: one
 log:
   level: debug
 ffmpeg:
@@ -328,7 +328,7 @@ hass: {}
 	if want := map[string]string{"h264": "three", "h265": "two"}; !reflect.DeepEqual(cfg.FFmpeg.Templates, want) {
 		t.Errorf("templates = %v", cfg.FFmpeg.Templates)
 	}
-	if !reflect.DeepEqual(cfg.Ignored, []string{"webrtc", "hass"}) {
+	if !reflect.DeepEqual(cfg.Ignored, []string{"ffmpeg.h264", "ffmpeg.h265", "webrtc", "hass"}) {
 		t.Errorf("Ignored = %q", cfg.Ignored)
 	}
 
@@ -352,6 +352,7 @@ func TestEnv(t *testing.T) {
   empty: ${EMPTY}
 rtsp:
   listen: ${LISTEN::8600}
+  username: admin
   password: ${CAM_PASS}
   pkt_size: ${PKT:1400}
 webrtc:

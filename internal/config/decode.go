@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rtspgate/rtspgate/internal/stream/codecfilter"
 )
 
 // decoder applies one file's YAML nodes to a Config.
@@ -20,14 +23,25 @@ type decoder struct {
 	file   string
 	getenv func(string) (string, bool)
 	cfg    *Config
+	at     places
 }
 
-// apply parses data (one YAML document) and applies its keys on top of cfg.
-func apply(cfg *Config, file string, data []byte, getenv func(string) (string, bool)) error {
+// places records where some keys were last set, for checks made once all
+// files are read ("rtsp.username" -> file and line).
+type places map[string]place
+
+type place struct {
+	file string
+	line int
+}
+
+// apply parses data (one YAML document) and applies its keys on top of cfg,
+// recording in at where the keys checkPairs looks at were set.
+func apply(cfg *Config, at places, file string, data []byte, getenv func(string) (string, bool)) error {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	d := &decoder{file: file, getenv: getenv, cfg: cfg}
+	d := &decoder{file: file, getenv: getenv, cfg: cfg, at: at}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -200,7 +214,7 @@ func (d *decoder) root(doc *yaml.Node) error {
 	if top.Kind != yaml.MappingNode {
 		return d.errorf(top, "", "the file must be a mapping of sections (streams:, rtsp:, api:, log:, ffmpeg:), got %s", describe(top))
 	}
-	return d.each(top, "", func(key string, _, v *yaml.Node) error {
+	return d.each(top, "", func(key string, k, v *yaml.Node) error {
 		switch key {
 		case "streams":
 			return d.streams(v)
@@ -213,10 +227,10 @@ func (d *decoder) root(doc *yaml.Node) error {
 		case "ffmpeg":
 			return d.ffmpeg(v)
 		default:
-			// A section of the original product (webrtc, hass, …) or an
-			// unknown key: accepted, not read (so no ${VAR} in it is needed).
-			d.cfg.ignore(key)
-			return nil
+			// A section of the original product (webrtc, hass, …) is
+			// accepted and its keys checked, but its values are not read
+			// (so no ${VAR} in it is needed); any other key is an error.
+			return d.other(topKeys, "", key, k, v)
 		}
 	})
 }
@@ -279,19 +293,24 @@ func (d *decoder) streams(n *yaml.Node) error {
 
 func (d *decoder) rtsp(n *yaml.Node) error {
 	c := &d.cfg.RTSP
-	return d.each(n, "rtsp", func(key string, _, v *yaml.Node) error {
+	return d.each(n, "rtsp", func(key string, k, v *yaml.Node) error {
 		path := "rtsp." + key
 		var err error
 		switch key {
 		case "listen":
 			c.Listen, err = d.listen(v, path)
 		case "username":
+			d.setAt(path, k)
 			c.Username, err = d.str(v, path)
 		case "password":
+			d.setAt(path, k)
 			c.Password, err = d.str(v, path)
 		case "default_query":
-			c.DefaultQuery, err = d.str(v, path)
+			if c.DefaultQuery, err = d.str(v, path); err == nil && c.DefaultQuery != "" {
+				err = d.checkQuery(v, path, c.DefaultQuery)
+			}
 		case "pkt_size":
+			d.cfg.ignore(path) // read, but not used yet
 			var s string
 			if s, err = d.str(v, path); err != nil {
 				return err
@@ -309,7 +328,7 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 			}
 			c.PktSize = n
 		default:
-			d.cfg.ignore(path)
+			return d.other(rtspKeys, "rtsp", key, k, v)
 		}
 		return err
 	})
@@ -317,29 +336,33 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 
 func (d *decoder) api(n *yaml.Node) error {
 	c := &d.cfg.API
-	return d.each(n, "api", func(key string, _, v *yaml.Node) error {
+	return d.each(n, "api", func(key string, k, v *yaml.Node) error {
 		path := "api." + key
 		var err error
 		switch key {
 		case "listen":
 			c.Listen, err = d.listen(v, path)
 		case "username":
+			d.setAt(path, k)
 			c.Username, err = d.str(v, path)
 		case "password":
+			d.setAt(path, k)
 			c.Password, err = d.str(v, path)
 		default:
-			d.cfg.ignore(path)
+			return d.other(apiKeys, "api", key, k, v)
 		}
+		// read and checked, but there is no HTTP API yet
+		d.cfg.ignore(path)
 		return err
 	})
 }
 
 func (d *decoder) log(n *yaml.Node) error {
-	return d.each(n, "log", func(key string, _, v *yaml.Node) error {
+	return d.each(n, "log", func(key string, k, v *yaml.Node) error {
 		path := "log." + key
 		if key != "level" {
-			d.cfg.ignore(path) // per-module levels, format, output, time …
-			return nil
+			// format, output, time, per-module levels (log: rtsp: debug)
+			return d.other(logKeys, "log", key, k, v)
 		}
 		s, err := d.str(v, path)
 		if err != nil {
@@ -362,6 +385,7 @@ func (d *decoder) ffmpeg(n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
+		d.cfg.ignore(path) // read and checked, but ffmpeg sources are not built yet
 		if key == "bin" {
 			if s == "" {
 				return d.errorf(resolve(v), path, "want the ffmpeg program (name or path), got nothing")
@@ -372,4 +396,61 @@ func (d *decoder) ffmpeg(n *yaml.Node) error {
 		c.Templates[key] = s
 		return nil
 	})
+}
+
+// setAt records that the key at path is set by the key node k.
+func (d *decoder) setAt(path string, k *yaml.Node) {
+	d.at[path] = place{file: d.file, line: k.Line}
+}
+
+// checkQuery checks a codec filter query (rtsp.default_query) by the rules
+// readers' queries are read with.
+func (d *decoder) checkQuery(v *yaml.Node, path, q string) error {
+	err := codecfilter.Check(q)
+	if err == nil {
+		return nil
+	}
+	const hint = "; a codec filter takes video, audio and mp4, e.g. video&audio, video=h264,h265&audio=all or mp4"
+	var uk *codecfilter.UnknownKeyError
+	var ee url.EscapeError
+	switch {
+	case errors.As(err, &uk):
+		msg := fmt.Sprintf("%q: unknown key %q", q, uk.Key)
+		if near, ok := suggest(uk.Key, codecfilter.Keys()); ok {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		return d.errorf(resolve(v), path, "%s%s", msg, hint)
+	case errors.As(err, &ee):
+		return d.errorf(resolve(v), path, "%q: %v (write '%%' as %%25)", q, err)
+	}
+	return d.errorf(resolve(v), path, "%q %v", q, err)
+}
+
+// checkPairs checks, once every file is read, that each of rtsp and api has
+// both a username and a password or neither. The error names where the key
+// to fix was set and never shows the password.
+func checkPairs(cfg *Config, at places) error {
+	for _, p := range []struct {
+		section, user, pass string
+	}{
+		{"rtsp", cfg.RTSP.Username, cfg.RTSP.Password},
+		{"api", cfg.API.Username, cfg.API.Password},
+	} {
+		if (p.user == "") == (p.pass == "") {
+			continue
+		}
+		set, unset := p.section+".username", p.section+".password"
+		if p.user == "" {
+			set, unset = unset, set
+		}
+		// point at the empty key if it was written, else at the one given
+		key, msg := set, "is set but "+unset+" is not"
+		if _, ok := at[unset]; ok {
+			key, msg = unset, "is empty but "+set+" is set"
+		}
+		where := at[key]
+		return &Error{File: where.file, Line: where.line, Key: key,
+			Msg: msg + ": give both, or neither to turn authentication off"}
+	}
+	return nil
 }

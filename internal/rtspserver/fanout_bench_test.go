@@ -80,7 +80,7 @@ func benchFanOut(b *testing.B, readers int) {
 		go func() {
 			defer wg.Done()
 			defer r.Close()
-			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0})
+			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0}, new(atomic.Uint64))
 		}()
 	}
 	payload := make([]byte, 1400)
@@ -93,7 +93,7 @@ func benchFanOut(b *testing.B, readers int) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i / perFrame * 3000), Marker: i%perFrame == perFrame-1 || i == b.N-1}, Payload: payload}
-		pub.WritePacket(tr, pkt, start)
+		pub.WritePacket(tr, pkt, start, time.Time{})
 		// keep every reader within the ring: wait at each frame end
 		if pkt.Marker {
 			want := int64(i+1) * int64(readers)

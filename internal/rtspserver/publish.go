@@ -81,7 +81,8 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	}
 	ctx.Session.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
 		if t := ps.tracks[m]; t != nil && f == m.Formats[0] {
-			ps.pub.WritePacket(t, pkt, time.Now())
+			ntp, _ := ctx.Session.PacketNTP(m, pkt)
+			ps.pub.WritePacket(t, pkt, time.Now(), ntp)
 		}
 	})
 	ps.log.Info("publisher started")

@@ -366,7 +366,9 @@ func (ms *mediaSet) position(m *description.Media) int {
 func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaSet, error) {
 	key := make([]string, len(tracks))
 	for i, t := range tracks {
-		key[i] = fmt.Sprint(t.ID)
+		// a track with new parameters needs a new description; the old
+		// set goes on serving its readers until its tracks end
+		key[i] = fmt.Sprintf("%d.%d", t.ID, t.Generation())
 	}
 	k := strings.Join(key, ",")
 	s.mu.Lock()
@@ -396,7 +398,7 @@ func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaS
 	ms := &mediaSet{st: st, tracks: tracks}
 	desc := &description.Session{Title: st.Name}
 	for _, t := range tracks {
-		m := &description.Media{Type: description.MediaType(t.Kind), Formats: []format.Format{t.Format}}
+		m := &description.Media{Type: description.MediaType(t.Kind), Formats: []format.Format{t.Format()}}
 		ms.medias = append(ms.medias, m)
 		desc.Medias = append(desc.Medias, m)
 	}

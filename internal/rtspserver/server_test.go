@@ -48,8 +48,8 @@ func startTestServer(t *testing.T) (*Server, string) {
 				return
 			case <-tick.C:
 			}
-			pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i * 900), Marker: true}, Payload: payload}, time.Now())
-			pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 80)}, Payload: payload[:160]}, time.Now())
+			pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i * 900), Marker: true}, Payload: payload}, time.Now(), time.Time{})
+			pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i * 80)}, Payload: payload[:160]}, time.Now(), time.Time{})
 		}
 	}()
 	t.Cleanup(func() {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -35,6 +36,9 @@ type session struct {
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
+	since   time.Time // first PLAY
+
+	sent atomic.Uint64 // media bytes written to the reader
 }
 
 func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, peer string) *session {
@@ -105,9 +109,11 @@ func (sess *session) play(c *conn) error {
 			}
 			chans[i] = byte(ch)
 		}
-		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeTCP(ctx, r, c, chans)) }
+		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeTCP(ctx, r, c, chans, &sess.sent)) }
 	default:
-		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeUDP(ctx, r, sess.ss, medias)) }
+		run = func(ctx context.Context, r *stream.Reader) {
+			sess.end(r, writeUDP(ctx, r, sess.ss, medias, &sess.sent))
+		}
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -119,6 +125,9 @@ func (sess *session) play(c *conn) error {
 	}
 	r := sess.ms.st.NewReader(tracks)
 	sess.reader = r
+	if sess.since.IsZero() {
+		sess.since = time.Now()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess.cancel = cancel
 	sess.pendingStart = func() {
@@ -187,7 +196,11 @@ func (sess *session) close(err error) {
 	sess.closed = true
 	sess.stopReader()
 	sess.hold()
-	sess.log.Debug("session closed", "reason", err)
+	if !sess.since.IsZero() {
+		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.Load(), "reason", err)
+	} else {
+		sess.log.Debug("session closed", "reason", err)
+	}
 }
 
 // batchWriter sends a batch of buffers in one call (*conn: one writev).
@@ -205,7 +218,7 @@ const srEvery = 5 * time.Second
 // a 4-byte header of their own per packet and one writev.
 // Sender reports go first when one is due, so a player has the clock of each
 // track before its first packet.
-func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte) error {
+func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte, sent *atomic.Uint64) error {
 	var (
 		pkts    = make([]*stream.Packet, 0, 64)
 		hdrs    = make([]byte, 0, 4*64)
@@ -265,8 +278,13 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 			h[3] = byte(len(p.Data))
 			bufs = append(bufs, h, p.Data)
 		}
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
 		*out = bufs // writev consumes it; bufs keeps the backing array
 		err = c.writeBatch(out)
+		sent.Add(uint64(n))
 		clear(pkts)
 		clear(bufs)
 		if err != nil {
@@ -281,12 +299,12 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, octets uint32) []byte {
 	for i := len(pkts) - 1; i >= 0; i-- {
 		p := pkts[i]
-		if r.Position(p.Track) != pos || !p.Track.Format.PTSEqualsDTS(p.RTP) {
+		if r.Position(p.Track) != pos || !p.Track.Format().PTSEqualsDTS(p.RTP) {
 			continue
 		}
 		sr := &rtcp.SenderReport{
 			SSRC:        p.Track.SSRC,
-			NTPTime:     ntp.Encode(p.Time),
+			NTPTime:     ntp.Encode(p.Wall),
 			RTPTime:     p.RTP.Timestamp,
 			PacketCount: packets,
 			OctetCount:  octets,
@@ -301,7 +319,7 @@ func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, oct
 }
 
 // writeUDP hands each packet to gortsplib, which sends one datagram per packet.
-func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media) error {
+func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media, sent *atomic.Uint64) error {
 	var pkts []*stream.Packet
 	var err error
 	for {
@@ -314,9 +332,10 @@ func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession
 		}
 		for _, p := range pkts {
 			cp := *p.RTP // gortsplib sets the SSRC on the packet it gets
-			if err := ss.WritePacketRTP(medias[r.Position(p.Track)], &cp); err != nil {
+			if err := ss.WritePacketRTPWithNTP(medias[r.Position(p.Track)], &cp, p.Wall); err != nil {
 				return err
 			}
+			sent.Add(uint64(len(p.Data)))
 		}
 		clear(pkts)
 	}

@@ -21,6 +21,9 @@ type Packet struct {
 	Framed []byte
 	// Time is when the packet reached rtspgate.
 	Time time.Time
+	// Wall is the wall time of the packet's RTP time on the stream's media
+	// clock (see clock.go): what RTCP sender reports pair it with.
+	Wall time.Time
 	// Key marks the first packet of an access unit a decoder can start at
 	// (for video: a keyframe, or parameter sets before one). Audio packets
 	// are always Key.

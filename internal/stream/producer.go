@@ -47,7 +47,11 @@ type producer struct {
 	cancel     context.CancelFunc
 	done       chan struct{}
 	active     bool // publisher only: the publisher is connected
+	busy       bool // the last failure was ErrBusy: worth waiting for
 }
+
+// busyBackoff is the first retry delay after ErrBusy; it doubles up to 8x.
+const busyBackoff = 250 * time.Millisecond
 
 func (p *producer) setState(st State, err error) {
 	if p.state != st {
@@ -90,16 +94,25 @@ func (p *producer) stop() chan struct{} {
 	if p.cancel == nil {
 		return nil
 	}
-	p.cancel()
-	p.cancel = nil
-	p.setState(StateIdle, nil)
+	p.stopLocked()
 	return p.done
+}
+
+// stopLocked cancels the run and marks the producer idle; s.mu held.
+func (p *producer) stopLocked() {
+	if p.cancel != nil {
+		p.cancel()
+		p.cancel = nil
+	}
+	p.busy = false
+	p.setState(StateIdle, nil)
 }
 
 func (p *producer) run(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	log := p.s.log.With("source", p.name)
 	backoff := p.s.opts.MinBackoff
+	busyTries := 0
 	for {
 		began := time.Now()
 		log.Debug("source connecting")
@@ -110,23 +123,41 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 		if time.Since(began) > p.s.opts.MaxBackoff {
 			backoff = p.s.opts.MinBackoff
 		}
+		busy := errors.Is(err, ErrBusy)
 		p.s.mu.Lock()
 		if ctx.Err() != nil { // stopped: a newer run may own the state now
 			p.s.mu.Unlock()
 			log.Debug("source stopped")
 			return
 		}
+		if errors.Is(err, ErrYielded) && p.s.demand == 0 {
+			p.stopLocked()
+			p.s.changedLocked()
+			p.s.mu.Unlock()
+			log.Info("source disconnected for another stream of the same camera", "reason", err)
+			return
+		}
 		p.setState(StateDown, err)
+		p.busy = busy
 		p.reconnects++
 		p.s.changedLocked()
 		p.s.mu.Unlock()
-		log.Warn("source failed, retrying", "err", err, "retry_in", backoff)
+		wait := backoff
+		if busy {
+			// the camera is at its session limit: try again soon, a
+			// reader may be waiting
+			wait = min(busyBackoff<<min(busyTries, 3), backoff)
+			busyTries++
+		} else {
+			busyTries = 0
+			backoff = min(backoff*2, p.s.opts.MaxBackoff)
+		}
+		log.Warn("source failed, retrying", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, p.s.opts.MaxBackoff)
 	}
 }
 
@@ -138,13 +169,19 @@ type runPublisher struct {
 	ctx context.Context
 }
 
+func (rp *runPublisher) Wanted() bool {
+	rp.p.s.mu.Lock()
+	defer rp.p.s.mu.Unlock()
+	return rp.p.s.demand > 0 && rp.ctx.Err() == nil
+}
+
 func (rp *runPublisher) SetTracks(specs []TrackSpec) ([]*Track, error) {
 	return rp.p.setTracks(rp.ctx, specs)
 }
 
-func (rp *runPublisher) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
+func (rp *runPublisher) WritePacket(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) {
 	if rp.ctx.Err() == nil {
-		rp.p.s.write(t, pkt, now)
+		rp.p.s.write(t, pkt, now, srcNTP)
 	}
 }
 
@@ -160,12 +197,21 @@ func (p *producer) setTracks(ctx context.Context, specs []TrackSpec) ([]*Track, 
 	}
 	same := len(specs) == len(p.tracks)
 	for i := 0; same && i < len(specs); i++ {
-		same = p.tracks[i].sameAs(specs[i]) && !p.tracks[i].closed()
+		same = p.tracks[i].Spec().sameAs(specs[i]) && !p.tracks[i].closed()
 	}
+	src := &sourceClock{}
 	if same {
 		s.wmu.Lock()
-		for _, t := range p.tracks {
+		for i, t := range p.tracks {
 			t.resync = true
+			t.src = src
+			if !sameParams(t.Format(), specs[i].Format) {
+				// a new resolution, say: new readers get the new SDP, those
+				// here get the parameter sets in band before the next
+				// keyframe
+				t.setFormat(specs[i].Format)
+				s.log.Info("track parameters changed", "source", p.name, "track", string(t.Kind)+" "+t.Codec())
+			}
 		}
 		s.wmu.Unlock()
 	} else {
@@ -179,6 +225,7 @@ func (p *producer) setTracks(ctx context.Context, specs []TrackSpec) ([]*Track, 
 			}
 			tracks[i] = newTrack(s.nextTrackID, sp)
 			tracks[i].channel = byte(2 * (i % 128))
+			tracks[i].src = src
 			s.nextTrackID++
 		}
 		for _, t := range p.tracks {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pion/rtp"
@@ -26,6 +27,19 @@ type Source interface {
 	Run(ctx context.Context, pub Publisher) error
 }
 
+// Errors a source may return from Run, wrapped, to change how the stream
+// treats the failure.
+var (
+	// ErrBusy: the origin refused for now (a camera at its session limit
+	// answers 503 or 453, or drops the connection). It is retried soon,
+	// and a reader waiting for the stream goes on waiting meanwhile.
+	ErrBusy = errors.New("busy")
+	// ErrYielded: the source gave its connection up so that another source
+	// of the same camera can connect. A source nobody wants any more stops
+	// instead of reconnecting.
+	ErrYielded = errors.New("gave way to another session of the same camera")
+)
+
 // Opener makes a Source for one scheme; it checks the spec but does not connect.
 type Opener func(spec SourceSpec) (Source, error)
 
@@ -35,7 +49,12 @@ type Publisher interface {
 	// Tracks whose codecs match the previous connection's are kept, so their
 	// readers see a gap rather than an end.
 	SetTracks(specs []TrackSpec) ([]*Track, error)
-	// WritePacket hands over one RTP packet of t. The stream takes ownership
-	// of pkt and rewrites its SSRC, sequence number and timestamp.
-	WritePacket(t *Track, pkt *rtp.Packet, now time.Time)
+	// WritePacket hands over one RTP packet of t that arrived at now. srcNTP
+	// is the source's own NTP time of the packet (from its RTCP sender
+	// reports), or zero when it sends none. The stream takes ownership of pkt
+	// and rewrites its SSRC, sequence number and timestamp.
+	WritePacket(t *Track, pkt *rtp.Packet, now, srcNTP time.Time)
+	// Wanted reports whether the stream has readers now (not only the
+	// grace time after the last one left).
+	Wanted() bool
 }

@@ -194,7 +194,7 @@ func (s *Stream) tracksLocked() (tracks []*Track, ready bool, why error) {
 		switch {
 		case p.state == StateOnline:
 			live(p)
-		case p.state == StateConnecting, p.state == StateDown && p.wasOnline:
+		case p.state == StateConnecting, p.state == StateDown && (p.wasOnline || p.busy):
 			ready = false
 		}
 		if p.state == StateDown && p.lastErr != nil {
@@ -286,9 +286,10 @@ func (s *Stream) Publish(specs []TrackSpec, who string) (*Publication, error) {
 	return &Publication{p: p, Tracks: tracks}, nil
 }
 
-// WritePacket writes one packet of t.
-func (pb *Publication) WritePacket(t *Track, pkt *rtp.Packet, now time.Time) {
-	pb.p.s.write(t, pkt, now)
+// WritePacket writes one packet of t that arrived at now; srcNTP is the
+// publisher's NTP time of it from its sender reports, or zero.
+func (pb *Publication) WritePacket(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) {
+	pb.p.s.write(t, pkt, now, srcNTP)
 }
 
 // Close ends the publication. Its tracks wait PublisherGrace for a new
@@ -327,10 +328,11 @@ func (s *Stream) maybeRemoveLocked() {
 }
 
 // write is the packet path: rewrite, marshal once, publish to the ring and
-// wake readers at frame ends.
-func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
+// wake readers at frame ends. srcNTP is the source's own NTP time of the
+// packet, or zero.
+func (s *Stream) write(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) {
 	s.wmu.Lock()
-	wake := s.appendLocked(t, pkt, now)
+	wake := s.appendLocked(t, pkt, now, srcNTP)
 	s.wmu.Unlock()
 	if wake {
 		s.notifyReaders()
@@ -339,11 +341,51 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now time.Time) {
 
 // appendLocked puts pkt into the ring and says whether readers are to be
 // woken; s.wmu held.
-func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now time.Time) (wake bool) {
+func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) (wake bool) {
 	if t.closed() {
 		return false
 	}
 	t.rewrite(pkt, now)
+	wall := t.clock.at(pkt.Timestamp, now, srcNTP, t.src)
+	key := true
+	// wake readers at the end of a video frame; audio, and video from a
+	// source that never sets the marker bit, when a frame starts or at
+	// least every 20 ms
+	if t.Kind == Video {
+		auStart := t.auStart
+		key = auStart && isKeyStart(t.codec, pkt.Payload)
+		if key && t.params.missing(t.codec, pkt.Payload) {
+			// parameter sets go in front of the keyframe, which is then
+			// no longer where a reader starts
+			for _, pl := range t.params.payloads(t.codec) {
+				ps := &rtp.Packet{Header: pkt.Header, Payload: pl}
+				ps.Marker = false
+				ps.Extension, ps.Extensions = false, nil
+				ps.Padding, ps.PaddingSize = false, 0
+				ps.SequenceNumber = t.insertBefore(pkt)
+				s.pushLocked(t, ps, now, wall, key)
+				key = false
+			}
+		}
+		t.params.observe(t.codec, pkt.Payload)
+		t.auStart = pkt.Marker || auStart && isPrefix(t.codec, pkt.Payload)
+		t.sawMarker = t.sawMarker || pkt.Marker
+		wake = pkt.Marker || !t.sawMarker && (auStart || now.Sub(s.lastWake) >= flushEvery)
+	} else {
+		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
+	}
+	if !s.pushLocked(t, pkt, now, wall, key) {
+		return false
+	}
+	if wake {
+		s.lastWake = now
+	}
+	return wake
+}
+
+// pushLocked marshals pkt once, behind its interleaved header, into the slab
+// and puts it into the ring; s.wmu held.
+func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) bool {
 	size := pkt.MarshalSize()
 	if size > 0xffff {
 		return false // cannot be framed for TCP readers
@@ -360,22 +402,8 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now time.Time) (wake bo
 	if pkt.Extension {
 		pkt.Header = pkt.Header.Clone()
 	}
-	p := &Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now, Key: true}
-	// wake readers at the end of a video frame; audio, and video from a
-	// source that never sets the marker bit, at least every 20 ms
-	if t.Kind == Video {
-		p.Key = t.auStart && isKeyStart(t.codec, pkt.Payload)
-		t.auStart = pkt.Marker || t.auStart && isPrefix(t.codec, pkt.Payload)
-		t.sawMarker = t.sawMarker || pkt.Marker
-		wake = pkt.Marker || !t.sawMarker && now.Sub(s.lastWake) >= flushEvery
-	} else {
-		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
-	}
-	s.ring.push(p)
-	if wake {
-		s.lastWake = now
-	}
-	return wake
+	s.ring.push(&Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now, Wall: wall, Key: key})
+	return true
 }
 
 func (s *Stream) notifyReaders() {

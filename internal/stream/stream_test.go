@@ -91,7 +91,7 @@ func TestFanOutDeliversEveryPacketToEveryReader(t *testing.T) {
 			if i == 0 {
 				p = idr
 			}
-			pub.WritePacket(tr, vpkt(uint16(1000+i), uint32(i*3000), p, true), time.Now())
+			pub.WritePacket(tr, vpkt(uint16(1000+i), uint32(i*3000), p, true), time.Now(), time.Time{})
 		}
 	}()
 	for _, r := range readers {
@@ -124,10 +124,10 @@ func TestVideoReaderStartsAtKeyframe(t *testing.T) {
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	now := time.Now()
-	pub.WritePacket(v, vpkt(1, 0, slice, true), now)                                                                // not decodable: skipped
-	pub.WritePacket(a, &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1}}, now) // audio: kept
-	pub.WritePacket(v, vpkt(2, 3000, []byte{0x67, 1}, false), now)                                                  // SPS starts the keyframe
-	pub.WritePacket(v, vpkt(3, 3000, idr, true), now)
+	pub.WritePacket(v, vpkt(1, 0, slice, true), now, time.Time{})                                                                // not decodable: skipped
+	pub.WritePacket(a, &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1}}, now, time.Time{}) // audio: kept
+	pub.WritePacket(v, vpkt(2, 3000, []byte{0x67, 1}, false), now, time.Time{})                                                  // SPS starts the keyframe
+	pub.WritePacket(v, vpkt(3, 3000, idr, true), now, time.Time{})
 	got := drainReader(t, r, 3)
 	if got[0].Track != a || got[1].Track != v || got[1].RTP.Payload[0] != 0x67 || got[2].RTP.Payload[0] != 0x65 {
 		t.Fatalf("reader got the wrong packets: %+v", got)
@@ -145,7 +145,7 @@ func TestSlowReaderIsDroppedOthersContinue(t *testing.T) {
 	fast := s.NewReader(pub.Tracks)
 	var got []*Packet
 	for i := range 40 {
-		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: uint16(i)}, Payload: []byte{byte(i)}}, time.Now())
+		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: uint16(i)}, Payload: []byte{byte(i)}}, time.Now(), time.Time{})
 		var err error
 		if got, err = fast.Next(got); err != nil {
 			t.Fatalf("fast reader: %v", err)
@@ -171,13 +171,13 @@ func TestSameCodecsKeepTracksAcrossReconnect(t *testing.T) {
 	r := s.NewReader(first)
 	defer r.Close()
 	now := time.Now()
-	p.WritePacket(first[0], vpkt(500, 9000, idr, true), now)
+	p.WritePacket(first[0], vpkt(500, 9000, idr, true), now, time.Time{})
 	again, _ := p.SetTracks([]TrackSpec{h264Spec})
 	if again[0] != first[0] {
 		t.Fatal("same codecs after reconnect gave a new track")
 	}
 	// the camera restarts its numbering; readers must not see a jump back
-	p.WritePacket(again[0], vpkt(7, 100, idr, true), now.Add(40*time.Millisecond))
+	p.WritePacket(again[0], vpkt(7, 100, idr, true), now.Add(40*time.Millisecond), time.Time{})
 	got := drainReader(t, r, 2)
 	if got[1].RTP.SequenceNumber != got[0].RTP.SequenceNumber+1 {
 		t.Fatalf("sequence %d after %d across reconnect", got[1].RTP.SequenceNumber, got[0].RTP.SequenceNumber)
@@ -393,7 +393,7 @@ func TestConcurrentReadersAndWriterRace(t *testing.T) {
 				return
 			default:
 			}
-			pub.WritePacket(pub.Tracks[0], vpkt(uint16(i), uint32(i), idr, true), time.Now())
+			pub.WritePacket(pub.Tracks[0], vpkt(uint16(i), uint32(i), idr, true), time.Now(), time.Time{})
 			time.Sleep(100 * time.Microsecond)
 		}
 	}()
@@ -406,8 +406,8 @@ func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	now := time.Now()
-	pub.WritePacket(pub.Tracks[0], vpkt(1, 0, idr, true), now)
-	pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1, 2}}, now)
+	pub.WritePacket(pub.Tracks[0], vpkt(1, 0, idr, true), now, time.Time{})
+	pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1, 2}}, now, time.Time{})
 	got := drainReader(t, r, 2)
 	for i, p := range got {
 		if p.Framed[0] != '$' || p.Framed[1] != byte(2*i) || int(p.Framed[2])<<8|int(p.Framed[3]) != len(p.Data) || string(p.Framed[4:]) != string(p.Data) {
@@ -453,7 +453,7 @@ func TestVideoWithoutMarkerBitsStillFlows(t *testing.T) {
 	defer r.Close()
 	go func() {
 		for i := range 10 {
-			pub.WritePacket(pub.Tracks[0], vpkt(uint16(i), uint32(i*3000), idr, false), time.Now())
+			pub.WritePacket(pub.Tracks[0], vpkt(uint16(i), uint32(i*3000), idr, false), time.Now(), time.Time{})
 			time.Sleep(15 * time.Millisecond)
 		}
 	}()
@@ -507,7 +507,7 @@ func TestOneWakePerFrame(t *testing.T) {
 	for f := range 5 {
 		for i := range 4 {
 			at := start.Add(time.Duration(f)*40*time.Millisecond + time.Duration(i)*15*time.Millisecond)
-			pub.WritePacket(pub.Tracks[0], vpkt(uint16(f*4+i), uint32(f*3600), idr, i == 3), at)
+			pub.WritePacket(pub.Tracks[0], vpkt(uint16(f*4+i), uint32(f*3600), idr, i == 3), at, time.Time{})
 			select {
 			case <-r.wake:
 				if f == 0 {

@@ -2,8 +2,10 @@ package stream
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
@@ -54,17 +56,25 @@ func CodecName(f format.Format) string {
 }
 
 // sameAs reports whether packets of o can continue a track of ts without the
-// reader noticing: same kind, codec, clock rate and payload type.
+// reader noticing: same kind, codec, clock rate and payload type. Parameters
+// such as H.264's SPS may differ: they are handed on in band.
 func (ts TrackSpec) sameAs(o TrackSpec) bool {
 	return ts.Kind == o.Kind && ts.Codec() == o.Codec() &&
 		ts.Format.ClockRate() == o.Format.ClockRate() &&
 		ts.Format.PayloadType() == o.Format.PayloadType()
 }
 
+// sameParams reports whether two formats of the same codec also carry the
+// same parameters (fmtp: sprop-parameter-sets, config …).
+func sameParams(a, b format.Format) bool { return reflect.DeepEqual(a.FMTP(), b.FMTP()) }
+
+// formatBox lets a track's format be swapped atomically.
+type formatBox struct{ f format.Format }
+
 // Track is one media track of a stream. It outlives a reconnect of its source
 // when the codec is unchanged, so readers see a gap, not a disconnect.
 type Track struct {
-	TrackSpec
+	Kind Kind
 	// ID is unique within the stream and small: readers index slices by it.
 	ID int
 	// SSRC is the SSRC of every packet readers get from this track.
@@ -72,6 +82,8 @@ type Track struct {
 
 	codec   string // CodecName, computed once: the packet path needs it
 	channel byte   // interleaved channel written in Packet.Framed
+	format  atomic.Pointer[formatBox]
+	gen     atomic.Uint32 // counts format changes
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -86,6 +98,9 @@ type Track struct {
 	lastTime  time.Time
 	auStart   bool
 	sawMarker bool // the source marks frame ends: wake readers only there
+	params    paramSets
+	clock     mediaClock
+	src       *sourceClock // shared by the tracks of one source connection
 }
 
 // Channel is the interleaved RTP channel in the header of Packet.Framed: the
@@ -93,16 +108,55 @@ type Track struct {
 // the index-th media (0, 2, 4, …).
 func (t *Track) Channel() byte { return t.channel }
 
+// Format is the track's codec description. It may be replaced when the
+// source reconnects with new parameters (same codec): see Generation.
+func (t *Track) Format() format.Format { return t.format.Load().f }
+
+// Generation counts replacements of Format; a description made from an older
+// generation is stale for new readers.
+func (t *Track) Generation() uint32 { return t.gen.Load() }
+
+// Codec is the track's CodecName.
+func (t *Track) Codec() string { return t.codec }
+
+// Spec is the track's kind and current format.
+func (t *Track) Spec() TrackSpec { return TrackSpec{Kind: t.Kind, Format: t.Format()} }
+
+// NewTrack makes a track outside any stream: sources' tests record with it.
+func NewTrack(id int, spec TrackSpec) *Track { return newTrack(id, spec) }
+
 func newTrack(id int, spec TrackSpec) *Track {
-	return &Track{
-		TrackSpec: spec,
-		ID:        id,
-		codec:     spec.Codec(),
-		SSRC:      rand.Uint32(),
-		done:      make(chan struct{}),
-		resync:    true,
-		auStart:   true,
+	t := &Track{
+		Kind:    spec.Kind,
+		ID:      id,
+		codec:   spec.Codec(),
+		SSRC:    rand.Uint32(),
+		done:    make(chan struct{}),
+		resync:  true,
+		auStart: true,
 	}
+	t.format.Store(&formatBox{spec.Format})
+	t.params.fromFormat(spec.Format)
+	t.clock.rate = clockRate(spec.Format)
+	return t
+}
+
+// clockRate is f's RTP clock rate, or 0 for a format too incomplete to say
+// (gortsplib's formats may panic then).
+func clockRate(f format.Format) (rate float64) {
+	defer func() {
+		if recover() != nil {
+			rate = 0
+		}
+	}()
+	return float64(f.ClockRate())
+}
+
+// setFormat replaces the format with one of the same codec; stream locks held.
+func (t *Track) setFormat(f format.Format) {
+	t.format.Store(&formatBox{f})
+	t.gen.Add(1)
+	t.params.fromFormat(f)
 }
 
 // Done is closed when the track ends for good (its source changed codecs, or
@@ -131,7 +185,7 @@ func (t *Track) rewrite(pkt *rtp.Packet, now time.Time) {
 			if elapsed < 0 {
 				elapsed = 0
 			}
-			ticks := uint32(elapsed.Seconds() * float64(t.Format.ClockRate()))
+			ticks := uint32(elapsed.Seconds() * t.clock.rate)
 			if ticks == 0 {
 				ticks = 1
 			}
@@ -142,6 +196,9 @@ func (t *Track) rewrite(pkt *rtp.Packet, now time.Time) {
 			t.seqOffset = uint16(rand.Uint32())
 		}
 		t.auStart = true
+	} else if t.started && pkt.Timestamp+t.tsOffset != t.lastTS {
+		// a new timestamp is a new access unit, marker bit or not
+		t.auStart = true
 	}
 	pkt.SSRC = t.SSRC
 	pkt.SequenceNumber += t.seqOffset
@@ -150,4 +207,15 @@ func (t *Track) rewrite(pkt *rtp.Packet, now time.Time) {
 	t.lastSeq = pkt.SequenceNumber
 	t.lastTS = pkt.Timestamp
 	t.lastTime = now
+}
+
+// insertBefore makes room for one packet of ours before pkt (already
+// rewritten): it returns the sequence number for it and shifts pkt and all
+// that follow by one.
+func (t *Track) insertBefore(pkt *rtp.Packet) uint16 {
+	seq := pkt.SequenceNumber
+	pkt.SequenceNumber++
+	t.seqOffset++
+	t.lastSeq = pkt.SequenceNumber
+	return seq
 }

@@ -57,6 +57,9 @@ type CameraOptions struct {
 	// RejectBackchannel answers 551 Option Not Supported to a DESCRIBE that
 	// requires the ONVIF backchannel (a camera that refuses it).
 	RejectBackchannel bool
+	// SessionLog prints "sessions N" whenever the number of open RTSP
+	// sessions changes; see MaxSessions.
+	SessionLog bool
 	// Port to listen on at 127.0.0.1; 0 lets the camera pick a free one.
 	Port int
 }
@@ -207,6 +210,21 @@ func (c *Camera) BackchannelBuffers() int {
 	return 0
 }
 
+// MaxSessions is the largest number of RTSP sessions the camera had open at
+// once so far (with SessionLog).
+func (c *Camera) MaxSessions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	most := 0
+	for _, l := range c.lines {
+		var n int
+		if _, err := fmt.Sscanf(l, "sessions %d", &n); err == nil {
+			most = max(most, n)
+		}
+	}
+	return most
+}
+
 func (c *Camera) addLine(l string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -233,6 +251,9 @@ func (c *Camera) args(port int) []string {
 	}
 	if c.opt.RejectBackchannel {
 		a = append(a, "--reject-backchannel")
+	}
+	if c.opt.SessionLog {
+		a = append(a, "--session-log")
 	}
 	return a
 }

@@ -8,6 +8,8 @@ Started by camera.go (testpeer.StartCamera). Protocol on stdout, one line each:
   require-none           with --require-log, a DESCRIBE without a Require header
   backchannel-buffers N  with --backchannel, buffers that reached the speaker so far
                          (every second and once at exit)
+  sessions N             with --session-log, the RTSP sessions open now, each time
+                         the number changes
 Exit code 3 means a missing system package (message on stderr).
 """
 
@@ -80,6 +82,8 @@ def parse_args():
     p.add_argument("--password", default="")
     p.add_argument("--backchannel", action="store_true")
     p.add_argument("--require-log", action="store_true")
+    p.add_argument("--session-log", action="store_true",
+                   help="print the number of open sessions when it changes")
     p.add_argument("--reject-backchannel", action="store_true",
                    help="answer 551 to a DESCRIBE that requires the backchannel")
     a = p.parse_args()
@@ -108,6 +112,7 @@ class Camera:
     def __init__(self, a):
         self.args = a
         self.buffers = 0
+        self.sessions = 0
         self.loop = GLib.MainLoop()
 
         launch, elems = launch_line(a)
@@ -194,6 +199,13 @@ class Camera:
         out("backchannel-buffers %d" % self.buffers)
         return True
 
+    def count_sessions(self):
+        n = self.server.get_session_pool().get_n_sessions()
+        if n != self.sessions:
+            self.sessions = n
+            out("sessions %d" % n)
+        return True
+
     def stop(self):
         self.loop.quit()
         return False
@@ -212,6 +224,8 @@ class Camera:
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self.stop)
         if self.args.backchannel:
             GLib.timeout_add_seconds(1, self.report)
+        if self.args.session_log:
+            GLib.timeout_add(50, self.count_sessions)
         out("port %d" % self.server.get_bound_port())
         out("ready")
         self.loop.run()

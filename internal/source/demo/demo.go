@@ -91,7 +91,7 @@ func (s *source) Run(ctx context.Context, pub stream.Publisher) error {
 					Timestamp:      uint32(ai * audioPerPkt),
 				},
 				Payload: clipALaw[off : off+audioPerPkt],
-			}, now)
+			}, now, time.Time{})
 			aseq++
 			ai++
 			continue
@@ -102,7 +102,7 @@ func (s *source) Run(ctx context.Context, pub stream.Publisher) error {
 		}
 		for _, p := range pkts {
 			p.Timestamp = uint32(vi * videoClock / fps)
-			pub.WritePacket(tracks[0], p, now)
+			pub.WritePacket(tracks[0], p, now, time.Time{})
 		}
 		vi++
 	}

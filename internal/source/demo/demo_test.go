@@ -37,13 +37,15 @@ type recorder struct {
 func (r *recorder) SetTracks(specs []stream.TrackSpec) ([]*stream.Track, error) {
 	r.tracks = make([]*stream.Track, len(specs))
 	for i, s := range specs {
-		r.tracks[i] = &stream.Track{TrackSpec: s, ID: i}
+		r.tracks[i] = stream.NewTrack(i, s)
 	}
 	r.pkts = map[int][]*rtp.Packet{}
 	return r.tracks, nil
 }
 
-func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _ time.Time) {
+func (r *recorder) Wanted() bool { return true }
+
+func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _, _ time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pkts[t.ID] = append(r.pkts[t.ID], p)

@@ -13,8 +13,9 @@ import (
 
 type nopPublisher struct{}
 
-func (nopPublisher) SetTracks([]stream.TrackSpec) ([]*stream.Track, error) { return nil, nil }
-func (nopPublisher) WritePacket(*stream.Track, *rtp.Packet, time.Time)     {}
+func (nopPublisher) SetTracks([]stream.TrackSpec) ([]*stream.Track, error)        { return nil, nil }
+func (nopPublisher) Wanted() bool                                                 { return true }
+func (nopPublisher) WritePacket(*stream.Track, *rtp.Packet, time.Time, time.Time) {}
 
 // TestTimeoutBoundsASilentCamera (R4): a camera that accepts the connection
 // and never answers fails after #timeout, not never.

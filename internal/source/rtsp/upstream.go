@@ -1,0 +1,467 @@
+package rtsp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+)
+
+// upstream is one camera session shared by every source with its key. It
+// runs while at least one source is attached; a failure ends every attached
+// source's Run, and the streams reconnect them with backoff (the first to
+// come back starts a new session, the others join it).
+type upstream struct {
+	kind *Kind
+	key  string
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	st   *settings
+	all  bool // some source wants every media
+	want map[string]bool
+	subs []*subscriber
+	sess *session // running or ending; nil when none
+	// noBackchannel: the camera refused the ONVIF Require header once;
+	// later sessions do not ask again
+	noBackchannel bool
+}
+
+// subscriber is one attached source.
+type subscriber struct {
+	media string
+	pub   stream.Publisher
+	done  chan error // gets the session's end, once
+	ended bool
+	// its tracks in the running session, by camera media; up.mu
+	tracks map[*description.Media]*stream.Track
+}
+
+// session is one connection to the camera.
+type session struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	// set once the camera's medias are set up
+	medias []*description.Media
+	online bool
+	routes atomic.Pointer[[]route] // by position in medias
+}
+
+// route is where packets of one camera media go.
+type route struct {
+	media   *description.Media
+	targets []target
+}
+
+type target struct {
+	pub   stream.Publisher
+	track *stream.Track
+	sub   *subscriber
+}
+
+func newUpstream(k *Kind, key string, st *settings) *upstream {
+	return &upstream{kind: k, key: key, st: st, want: map[string]bool{}, log: k.log.With("camera", st.redacted)}
+}
+
+// merge adds another source's settings: the longest timeouts win, and the
+// backchannel is asked for if any source wants it.
+func (up *upstream) merge(st *settings) {
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	up.st.reqTimeout = max(up.st.reqTimeout, st.reqTimeout)
+	up.st.dataTimeout = max(up.st.dataTimeout, st.dataTimeout)
+	up.st.backchannel = up.st.backchannel || st.backchannel
+	if st.protocol != up.st.protocol {
+		up.log.Warn("sources of one camera ask for different transports; the first one's is used", "transport", up.st.protocol.String())
+	}
+}
+
+// need records that a source of this camera uses media ("" = all).
+func (up *upstream) need(media string) {
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if media == "" {
+		up.all = true
+	}
+	up.want[media] = true
+}
+
+func (up *upstream) join(sb *subscriber) {
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	up.subs = append(up.subs, sb)
+	if up.sess == nil {
+		up.startLocked()
+		return
+	}
+	if up.sess.online {
+		up.attachLocked(up.sess, sb)
+		up.routeLocked(up.sess)
+	}
+}
+
+func (up *upstream) leave(sb *subscriber) {
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	up.removeLocked(sb)
+	if len(up.subs) == 0 && up.sess != nil {
+		up.sess.cancel() // nobody left: hang up now
+	}
+	if up.sess != nil {
+		up.routeLocked(up.sess)
+	}
+}
+
+func (up *upstream) removeLocked(sb *subscriber) {
+	for i, o := range up.subs {
+		if o == sb {
+			up.subs = append(up.subs[:i], up.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// end gives sb its result; up.mu held.
+func (sb *subscriber) end(err error) {
+	if !sb.ended {
+		sb.ended = true
+		sb.done <- err
+	}
+}
+
+func (up *upstream) startLocked() {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := up.sess
+	sess := &session{cancel: cancel, done: make(chan struct{})}
+	empty := []route{}
+	sess.routes.Store(&empty)
+	up.sess = sess
+	go func() {
+		defer close(sess.done)
+		if prev != nil {
+			<-prev.done // one connection to the camera at a time
+		}
+		err := up.run(ctx, sess)
+		if err == nil {
+			err = errors.New("camera session ended")
+		}
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		if up.sess == sess {
+			up.sess = nil
+		}
+		for _, sb := range up.subs {
+			sb.end(err)
+		}
+		up.subs = nil
+	}()
+}
+
+// attachLocked gives sb its tracks of a session that is set up; up.mu held.
+// A source whose #media the camera lacks ends at once.
+func (up *upstream) attachLocked(sess *session, sb *subscriber) {
+	var specs []stream.TrackSpec
+	var medias []*description.Media
+	for _, m := range sess.medias {
+		if sb.media == "" || string(m.Type) == sb.media {
+			specs = append(specs, stream.TrackSpec{Kind: stream.Kind(m.Type), Format: m.Formats[0]})
+			medias = append(medias, m)
+		}
+	}
+	if len(specs) == 0 {
+		up.removeLocked(sb)
+		what := "usable"
+		if sb.media != "" {
+			what = sb.media
+		}
+		sb.end(fmt.Errorf("camera offers no %s media", what))
+		return
+	}
+	tracks, err := sb.pub.SetTracks(specs)
+	if err != nil {
+		up.removeLocked(sb)
+		sb.end(err)
+		return
+	}
+	sb.tracks = map[*description.Media]*stream.Track{}
+	for i, m := range medias {
+		sb.tracks[m] = tracks[i]
+	}
+}
+
+// routeLocked publishes where each media's packets go now; up.mu held.
+func (up *upstream) routeLocked(sess *session) {
+	routes := make([]route, len(sess.medias))
+	for i, m := range sess.medias {
+		routes[i].media = m
+		for _, sb := range up.subs {
+			if t := sb.tracks[m]; t != nil {
+				routes[i].targets = append(routes[i].targets, target{pub: sb.pub, track: t, sub: sb})
+			}
+		}
+	}
+	sess.routes.Store(&routes)
+}
+
+// wantsLocked reports whether the camera media m is needed by a source.
+func (up *upstream) wantsLocked(m *description.Media) bool {
+	return up.all || up.want[string(m.Type)]
+}
+
+// run is one camera session: DESCRIBE (with the backchannel Require header
+// unless refused), SETUP of the medias any source needs, attach the sources,
+// PLAY, then wait.
+func (up *upstream) run(ctx context.Context, sess *session) error {
+	up.mu.Lock()
+	st := *up.st
+	askBC := st.backchannel && !up.noBackchannel
+	up.mu.Unlock()
+
+	c, desc, err := up.describe(ctx, &st, askBC)
+	if err != nil && askBC && ctx.Err() == nil && !isAuthError(err) && !errors.Is(err, errNoAnswer) && !isLimit(err) {
+		// R6: some cameras refuse or break on the backchannel Require
+		// header; one that says nothing at all is not helped by a retry
+		c, desc, err = up.describe(ctx, &st, false)
+		if err == nil {
+			up.mu.Lock()
+			up.noBackchannel = true
+			up.mu.Unlock()
+			up.log.Info("camera refused the ONVIF backchannel request; not asking it again")
+		}
+	}
+	if err != nil {
+		if errors.Is(err, stream.ErrBusy) {
+			up.kind.yieldIdle(up)
+		}
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+
+	var medias []*description.Media
+	up.mu.Lock()
+	for _, m := range desc.Medias {
+		if !m.IsBackChannel && len(m.Formats) > 0 && up.wantsLocked(m) {
+			medias = append(medias, m)
+		}
+	}
+	up.mu.Unlock()
+	if len(medias) == 0 {
+		return errors.New("camera offers no usable media")
+	}
+	for _, m := range medias {
+		err := request(&st, func() error { _, err := c.Setup(desc.BaseURL, m, 0, 0); return err }, c)
+		if err != nil {
+			return busyIf(fmt.Errorf("SETUP %s: %w", m.Type, err))
+		}
+	}
+	up.mu.Lock()
+	sess.medias = medias
+	sess.online = true
+	for _, sb := range append([]*subscriber(nil), up.subs...) {
+		up.attachLocked(sess, sb)
+	}
+	up.routeLocked(sess)
+	up.mu.Unlock()
+
+	c.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
+		if f != m.Formats[0] {
+			return
+		}
+		now := time.Now()
+		ntp, _ := c.PacketNTP(m, pkt)
+		for _, r := range *sess.routes.Load() {
+			if r.media != m {
+				continue
+			}
+			for i, tg := range r.targets {
+				p := pkt
+				if i < len(r.targets)-1 {
+					cp := *pkt // each stream rewrites the header of its own copy
+					p = &cp
+				}
+				tg.pub.WritePacket(tg.track, p, now, ntp)
+			}
+		}
+	})
+	if err := request(&st, func() error { _, err := c.Play(nil); return err }, c); err != nil {
+		return busyIf(fmt.Errorf("PLAY: %w", err))
+	}
+	err = c.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// client makes the gortsplib client of one connection attempt.
+func (up *upstream) client(st *settings, backchannel bool, onResponse func(*base.Response)) *gortsplib.Client {
+	proto := st.protocol
+	c := &gortsplib.Client{
+		Scheme:              st.scheme,
+		Host:                st.url.Host,
+		Protocol:            &proto,
+		ReadTimeout:         st.dataTimeout,
+		WriteTimeout:        st.reqTimeout,
+		RequestBackChannels: backchannel,
+		OnResponse:          onResponse,
+		// without these gortsplib prints each event on stderr; losses show
+		// in the stream's health later (H5)
+		OnPacketsLost: func(uint64) {},
+		OnDecodeError: func(error) {},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: st.reqTimeout}
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	if st.insecure {
+		c.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // rtspx:// asks for exactly this
+	}
+	return c
+}
+
+// tapoRealm is the realm of TP-Link Tapo cameras: they play without a login
+// when the request URL names 127.0.0.1.
+const tapoRealm = "TP-LINK Streaming Media"
+
+func (up *upstream) describe(ctx context.Context, st *settings, backchannel bool) (*gortsplib.Client, *description.Session, error) {
+	var realm atomic.Value
+	onResponse := func(res *base.Response) {
+		if res.StatusCode == base.StatusUnauthorized {
+			realm.Store(authRealm(res.Header["WWW-Authenticate"]))
+		}
+	}
+	c, desc, err := up.describeURL(ctx, st, st.url, backchannel, onResponse)
+	if r, _ := realm.Load().(string); err != nil && isAuthError(err) && st.url.User == nil && r == tapoRealm {
+		up.log.Info("camera quirk: TP-Link Tapo asks for a login; asking again as 127.0.0.1, which it lets in without one")
+		u := st.url.Clone()
+		u.Host = joinHostPort("127.0.0.1", portOf(st))
+		c, desc, err = up.describeURL(ctx, st, u, backchannel, nil)
+	}
+	return c, desc, err
+}
+
+func portOf(st *settings) string {
+	if p := st.url.Port(); p != "" {
+		return p
+	}
+	if st.scheme == "rtsps" {
+		return "322"
+	}
+	return "554"
+}
+
+func (up *upstream) describeURL(ctx context.Context, st *settings, u *base.URL, backchannel bool, onResponse func(*base.Response)) (*gortsplib.Client, *description.Session, error) {
+	c := up.client(st, backchannel, onResponse)
+	if err := c.Start(); err != nil {
+		return nil, nil, busyIf(fmt.Errorf("connect: %w", err))
+	}
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+	var desc *description.Session
+	err := request(st, func() error {
+		var err error
+		desc, _, err = c.Describe(u)
+		return err
+	}, c)
+	if err != nil {
+		c.Close()
+		return nil, nil, busyIf(fmt.Errorf("DESCRIBE: %w", err))
+	}
+	return c, desc, nil
+}
+
+// authRealm is the realm of the first WWW-Authenticate header.
+func authRealm(values base.HeaderValue) string {
+	for _, v := range values {
+		var h headers.Authenticate
+		if err := h.Unmarshal(base.HeaderValue{v}); err == nil {
+			return h.Realm
+		}
+	}
+	return ""
+}
+
+// request runs one RTSP request and closes the client if it takes longer than
+// the request timeout: gortsplib's own limit is ReadTimeout, which R4 wants
+// longer, for data silence.
+func request(st *settings, fn func() error, c *gortsplib.Client) error {
+	t := time.AfterFunc(st.reqTimeout, c.Close)
+	err := fn()
+	if !t.Stop() {
+		return fmt.Errorf("%w within %v", errNoAnswer, st.reqTimeout)
+	}
+	return err
+}
+
+var errNoAnswer = errors.New("no answer")
+
+func isAuthError(err error) bool {
+	var bad liberrors.ErrClientBadStatusCode
+	return errors.As(err, &bad) && bad.Code == base.StatusUnauthorized
+}
+
+// isLimit reports whether the camera answered that it is at its session
+// limit (503 Service Unavailable, 453 Not Enough Bandwidth).
+func isLimit(err error) bool {
+	var bad liberrors.ErrClientBadStatusCode
+	return errors.As(err, &bad) && (bad.Code == base.StatusServiceUnavailable || bad.Code == base.StatusNotEnoughBandwidth)
+}
+
+// busyIf marks the ways a camera at its session limit refuses: 503, 453, or
+// a connection it closes.
+func busyIf(err error) error {
+	if isLimit(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("%w: %w", stream.ErrBusy, err)
+	}
+	return err
+}
+
+// yieldIdle ends the sessions to the same camera host that only streams
+// without readers hold (their grace time), so that up can connect.
+func (k *Kind) yieldIdle(up *upstream) {
+	host := up.st.url.Hostname()
+	k.mu.Lock()
+	var others []*upstream
+	for _, o := range k.upstreams {
+		if o != up && o.st.url.Hostname() == host {
+			others = append(others, o)
+		}
+	}
+	k.mu.Unlock()
+	for _, o := range others {
+		o.mu.Lock()
+		idle := o.sess != nil && len(o.subs) > 0
+		for _, sb := range o.subs {
+			idle = idle && !sb.pub.Wanted()
+		}
+		if idle {
+			up.log.Info("camera busy: closing an idle session of ours to it", "other", o.st.redacted)
+			for _, sb := range o.subs {
+				sb.end(stream.ErrYielded)
+			}
+			o.subs = nil
+			o.sess.cancel()
+		}
+		o.mu.Unlock()
+	}
+}
