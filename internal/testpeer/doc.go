@@ -1,7 +1,11 @@
 // Package testpeer runs real third-party programs as peers for rtspgate tests:
 // a GStreamer RTSP server acting as an IP camera (camera.py, embedded), ffprobe,
 // ffmpeg and gst-launch-1.0 as readers, ffmpeg as a publisher, and network
-// namespaces for clients that are not on loopback.
+// namespaces for clients that are not on loopback. Beside them, FakeCamera is
+// a camera of our own, written on gortsplib's message parser so that it can
+// misbehave on purpose the way real cameras do (no marker bits, answers
+// gortsplib rejects, a stall, a Tapo's login, a session limit, new parameters
+// after a reconnect).
 //
 // The peers come from Debian packages (ffmpeg, python3-gi,
 // gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,bad,ugly},
