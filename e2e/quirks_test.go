@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -166,5 +167,50 @@ func checkContinuous(t *testing.T, pkts []testpeer.ProbePacket, kind string, ste
 	}
 	if worst > 0.040 {
 		t.Fatalf("%s: presentation times jump by up to %.3f s beyond the %.3f s step (from %.3f to %.3f s)", kind, worst, step, pts[0], pts[len(pts)-1])
+	}
+}
+
+// TestCameraAnswersRepaired (R9): answers that ffmpeg's RTSP client takes
+// but gortsplib's parser refuses play through rtspgate, and each repair is
+// logged once per camera session.
+func TestCameraAnswersRepaired(t *testing.T) {
+	t.Parallel()
+	badOrigin := regexp.MustCompile(`(?m)^o=.*$`)
+	for _, c := range []struct {
+		name      string
+		opt       testpeer.FakeCameraOptions
+		options   string // the source's # options
+		quirks    []string
+		ffmpegToo bool // ffmpeg plays the camera directly, too
+	}{
+		{"tcp-no-interleaved", testpeer.FakeCameraOptions{NoInterleavedInReply: true}, "", []string{"SETUP answer without interleaved="}, true},
+		{"udp-port-junk", testpeer.FakeCameraOptions{UDPTransportJunk: true}, "#transport=udp", []string{"SETUP answer with junk in client_port/server_port"}, false},
+		{"sdp-fields", testpeer.FakeCameraOptions{SDP: func(def string) string {
+			s := badOrigin.ReplaceAllString(def, "o=camera 1")
+			return strings.Replace(s, "m=video", "b=AS:fast\r\nm=video", 1)
+		}}, "", []string{"SDP with malformed o= line", "SDP with malformed b= line"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cam := testpeer.StartFakeCamera(t, c.opt)
+			gw := startGateway(t, "streams:\n  cam: "+cam.URL+c.options+"\n", gatewayOpts{})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if c.ffmpegToo {
+				if _, err := testpeer.FFprobe(ctx, cam.URL, "tcp"); err != nil {
+					t.Fatalf("ffprobe of the camera itself: %v", err)
+				}
+			}
+			frames, errLines, err := testpeer.DecodeCheck(ctx, gw.URL+"cam", "tcp", 2)
+			if err != nil || len(errLines) > 0 || frames < 25 {
+				t.Fatalf("through rtspgate: %d frames, %v %s", frames, err, strings.Join(errLines, "\n"))
+			}
+			logs := gw.logs.String()
+			for _, q := range c.quirks {
+				if n := strings.Count(logs, `quirk="`+q+`"`); n != 1 {
+					t.Errorf("quirk %q logged %d times, want once", q, n)
+				}
+			}
+		})
 	}
 }

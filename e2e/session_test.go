@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -85,4 +86,29 @@ func TestBusyCameraRetriedWhileReaderWaits(t *testing.T) {
 	if !strings.Contains(logs, "closing an idle session") {
 		t.Errorf("log does not say the idle session was closed:\n%s", logs)
 	}
+}
+
+// TestSessionLimitRetried: a camera that allows one session answers 453 to a
+// second SETUP. Our idle session to it is closed and the waiting reader is
+// served; the camera never has two sessions.
+func TestSessionLimitRetried(t *testing.T) {
+	t.Parallel()
+	cam := testpeer.StartFakeCamera(t, testpeer.FakeCameraOptions{MaxSessions: 1, Audio: true})
+	yml := "streams:\n" +
+		"  main: " + cam.URL + "\n" +
+		"  again: " + strings.Replace(cam.URL, "rtsp://", "rtsp://nvr:x@", 1) + "\n"
+	gw := startGateway(t, yml, gatewayOpts{grace: 20 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, name := range []string{"main", "again"} {
+		if _, err := testpeer.FFprobe(ctx, gw.URL+name, "tcp"); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if n := cam.MaxConcurrent(); n != 1 {
+		t.Fatalf("camera had %d sessions at once, want 1", n)
+	}
+	gw.logs.waitFor(t, "the reader that left", 5*time.Second, func(s string) bool {
+		return regexp.MustCompile(`msg="reader left".*stayed=\S+ bytes=[1-9]`).MatchString(s)
+	})
 }

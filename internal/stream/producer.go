@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pion/rtp"
@@ -152,7 +153,11 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 			busyTries = 0
 			backoff = min(backoff*2, p.s.opts.MaxBackoff)
 		}
-		log.Warn("source failed, retrying", "err", err, "retry_in", wait)
+		level := slog.LevelWarn
+		if busy && busyTries > 1 {
+			level = slog.LevelDebug // said once; a reader may be waiting
+		}
+		log.Log(ctx, level, "source failed, retrying", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return

@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
 
+	"github.com/rtspgate/rtspgate/internal/source/rtsp/repair"
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
 
@@ -162,6 +163,11 @@ func (up *upstream) startLocked() {
 		if err == nil {
 			err = errors.New("camera session ended")
 		}
+		if errors.Is(err, stream.ErrBusy) {
+			// make room for the retry: hang up our sessions to the
+			// camera that only idle streams hold
+			up.kind.yieldIdle(up)
+		}
 		up.mu.Lock()
 		defer up.mu.Unlock()
 		if up.sess == sess {
@@ -247,9 +253,6 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 		}
 	}
 	if err != nil {
-		if errors.Is(err, stream.ErrBusy) {
-			up.kind.yieldIdle(up)
-		}
 		return err
 	}
 	defer c.Close()
@@ -327,15 +330,44 @@ func (up *upstream) client(st *settings, backchannel bool, onResponse func(*base
 		// in the stream's health later (H5)
 		OnPacketsLost: func(uint64) {},
 		OnDecodeError: func(error) {},
+		// every answer passes the repair layer; for TLS it sits on the
+		// plaintext side, so dial TLS ourselves
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: st.reqTimeout}
-			return d.DialContext(ctx, network, addr)
+			return up.dial(ctx, st, network, addr, nil)
+		},
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			cfg := &tls.Config{InsecureSkipVerify: st.insecure} //nolint:gosec // rtspx:// asks for exactly this
+			return up.dial(ctx, st, network, addr, cfg)
 		},
 	}
-	if st.insecure {
-		c.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // rtspx:// asks for exactly this
-	}
 	return c
+}
+
+// dial connects to the camera, over TLS when cfg is set, and puts the repair
+// layer in front of gortsplib's parser. Each quirk it mends is logged once
+// per connection.
+func (up *upstream) dial(ctx context.Context, st *settings, network, addr string, cfg *tls.Config) (net.Conn, error) {
+	d := net.Dialer{Timeout: st.reqTimeout}
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(nc, cfg)
+		hctx, cancel := context.WithTimeout(ctx, st.reqTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = tc
+	}
+	return repair.Wrap(nc, repair.Options{OnQuirk: func(q repair.Quirk) {
+		up.log.Info("camera quirk repaired", "quirk", string(q))
+	}}), nil
 }
 
 // tapoRealm is the realm of TP-Link Tapo cameras: they play without a login
