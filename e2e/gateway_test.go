@@ -52,6 +52,8 @@ type gateway struct {
 	// URL is rtsp://127.0.0.1:PORT/ (ending with a slash).
 	URL  string
 	Port int
+	// API is http://127.0.0.1:PORT (no slash) with gatewayOpts.api.
+	API string
 }
 
 type gatewayOpts struct {
@@ -61,6 +63,7 @@ type gatewayOpts struct {
 	ringSize     int
 	writeTimeout time.Duration
 	grace        time.Duration // sources stay this long after the last reader; default 1 s
+	api          bool          // start the HTTP API on a free port (see gateway.API)
 }
 
 // startGateway starts rtspgate with the YAML config yml (rtsp.listen is set
@@ -73,6 +76,10 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	}
 	if o.demo {
 		cfg = app.WithDemo(cfg)
+	}
+	cfg.API.Listen = ""
+	if o.api {
+		cfg.API.Listen = "127.0.0.1:0"
 	}
 	cfg.RTSP.Listen = o.listen
 	if cfg.RTSP.Listen == "" {
@@ -106,7 +113,11 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	addr := a.RTSP.Addr().String()
 	port := 0
 	fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &port)
-	return &gateway{app: a, logs: logs, URL: fmt.Sprintf("rtsp://127.0.0.1:%d/", port), Port: port}
+	gw := &gateway{app: a, logs: logs, URL: fmt.Sprintf("rtsp://127.0.0.1:%d/", port), Port: port}
+	if a.API != nil {
+		gw.API = "http://" + a.API.Addr().String()
+	}
+	return gw
 }
 
 // freeUDPPair returns an even port P with P and P+1 free for UDP.

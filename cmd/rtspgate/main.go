@@ -112,6 +112,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			log.Info("no config given: serving the built-in demo stream; open it with: ffplay " + demoURL(a.RTSP.Addr()))
 		}
 	}
+	if a.API != nil && demo {
+		log.Info("its page: http://" + loopbackAddr(a.API.Addr(), "1984") + "/stream.html?src=" + app.DemoStream)
+	}
 
 	// SIGHUP would end the process by default; until reloading is built it
 	// is only logged, so a service manager's reload does not stop streams.
@@ -135,15 +138,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 func demoURL(addr net.Addr) string {
-	host := "127.0.0.1"
-	port := "8554"
+	return "rtsp://" + loopbackAddr(addr, "8554") + "/" + app.DemoStream
+}
+
+// loopbackAddr is host:port of a listener as a local user opens it:
+// 127.0.0.1 for a wildcard listen address.
+func loopbackAddr(addr net.Addr, defPort string) string {
+	host, port := "127.0.0.1", defPort
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		if !ta.IP.IsUnspecified() {
 			host = ta.IP.String()
 		}
 		port = fmt.Sprint(ta.Port)
 	}
-	return "rtsp://" + net.JoinHostPort(host, port) + "/" + app.DemoStream
+	return net.JoinHostPort(host, port)
 }
 
 // levelTrace is below debug: per-packet detail.

@@ -112,7 +112,7 @@ func TestBadConfig(t *testing.T) {
 // TestStartLog: the files loaded are logged at info, and the keys of the
 // original that rtspgate does not use in one warning.
 func TestStartLog(t *testing.T) {
-	first := writeConfig(t, "rtsp:\n  listen: \"\"\nwebrtc:\n  listen: \":8555\"\napi:\n  origin: \"*\"\n")
+	first := writeConfig(t, "rtsp:\n  listen: \"\"\nwebrtc:\n  listen: \":8555\"\napi:\n  listen: \"\"\n  origin: \"*\"\n")
 	second := writeConfig(t, "log:\n  format: text\nwebrtc: {}\n")
 	cmd := rtspgate(t, "-c", first, "-c", second)
 	stderr, err := cmd.StderrPipe()

@@ -12,11 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtspgate/rtspgate/internal/api"
 	"github.com/rtspgate/rtspgate/internal/config"
+	"github.com/rtspgate/rtspgate/internal/ffmpeg"
 	"github.com/rtspgate/rtspgate/internal/rtspserver"
 	"github.com/rtspgate/rtspgate/internal/source/demo"
 	"github.com/rtspgate/rtspgate/internal/source/rtsp"
 	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/talk"
 )
 
 // DemoStream is the stream served when no config is given (D1).
@@ -39,6 +42,8 @@ type Options struct {
 type App struct {
 	Registry *stream.Registry
 	RTSP     *rtspserver.Server
+	API      *api.Server // nil when api.listen is ""
+	talks    *talk.Manager
 	log      *slog.Logger
 }
 
@@ -100,7 +105,35 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 		a.RTSP = srv
 		warnOpenRTSP(cfg, log)
 	}
+	runner := &ffmpeg.Runner{Bin: cfg.FFmpeg.Bin, Templates: ffmpeg.Templates(cfg.FFmpeg.Templates), Log: log.With("module", "ffmpeg")}
+	a.talks = talk.New(runner, log.With("module", "talk"))
+	if cfg.API.Listen != "" {
+		srv := api.New(api.Config{
+			Listen:   cfg.API.Listen,
+			Username: cfg.API.Username,
+			Password: cfg.API.Password,
+			RTSPPort: a.rtspPort(),
+			Log:      log.With("module", "api"),
+			Backend:  &backend{reg: reg, talks: a.talks},
+		})
+		if err := srv.Start(); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("api.listen %q: %w", cfg.API.Listen, err)
+		}
+		a.API = srv
+	}
 	return a, nil
+}
+
+// rtspPort is the RTSP server's port, or 0 without one.
+func (a *App) rtspPort() int {
+	if a.RTSP == nil {
+		return 0
+	}
+	if ta, ok := a.RTSP.Addr().(*net.TCPAddr); ok {
+		return ta.Port
+	}
+	return 0
 }
 
 // warnOpenRTSP warns when the RTSP server takes readers and publishers from
@@ -150,10 +183,17 @@ func isUDPBindError(err error) bool {
 	return errors.As(err, &op) && strings.HasPrefix(op.Net, "udp")
 }
 
-// Close stops the servers, then every stream and source.
+// Close stops the servers, then what plays into backchannels, then every
+// stream and source.
 func (a *App) Close() {
+	if a.API != nil {
+		a.API.Close()
+	}
 	if a.RTSP != nil {
 		a.RTSP.Close()
+	}
+	if a.talks != nil {
+		a.talks.Close()
 	}
 	a.Registry.Close()
 }

@@ -156,11 +156,11 @@ func TestOriginalKeysAccepted(t *testing.T) {
 	cfg := mustParse(t, originalConfig)
 	want := []string{
 		"app", "env",
-		"api.listen", "api.username", "api.password", "api.local_auth", "api.base_path", "api.static_dir", "api.origin",
+		"api.local_auth", "api.base_path", "api.static_dir", "api.origin",
 		"api.tls_listen", "api.tls_cert", "api.tls_key", "api.unix_listen", "api.allow_paths",
 		"rtsp.pkt_size",
 		"log.format", "log.output", "log.time", "log.rtsp", "log.my_future_module",
-		"ffmpeg.bin", "ffmpeg.global", "ffmpeg.timeout", "ffmpeg.mycodec",
+		"ffmpeg.global", "ffmpeg.timeout", "ffmpeg.mycodec",
 		"publish", "preload", "webrtc", "rtmp", "srtp", "hass", "homekit", "webtorrent", "ngrok", "pinggy",
 		"echo", "exec", "wyoming", "wyze", "xiaomi", "secrets",
 	}
@@ -169,6 +169,9 @@ func TestOriginalKeysAccepted(t *testing.T) {
 	}
 	if cfg.RTSP.DefaultQuery != "video&audio" || cfg.RTSP.Username != "admin" {
 		t.Errorf("RTSP = %+v", cfg.RTSP)
+	}
+	if want := (API{Listen: ":1984", Username: "admin", Password: "pass"}); cfg.API != want {
+		t.Errorf("API = %+v, want %+v", cfg.API, want)
 	}
 }
 

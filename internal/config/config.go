@@ -18,8 +18,8 @@ type Config struct {
 	// once: its other top-level sections ("webrtc", "hass"), its keys
 	// inside sections rtspgate reads ("api.origin", "log.format",
 	// "log.rtsp"), and keys rtspgate reads and checks but has no use for
-	// yet ("rtsp.pkt_size", "api.listen", "ffmpeg.bin"). A key neither
-	// knows is an error, not listed here.
+	// yet ("rtsp.pkt_size", "ffmpeg.bin"). A key neither knows is an
+	// error, not listed here.
 	Ignored []string
 }
 
@@ -32,9 +32,11 @@ type RTSP struct {
 	PktSize      int    // max RTP packet size sent to readers; 0 = unset
 }
 
-// API is the api: section: the HTTP API and web UI.
+// API is the api: section: the HTTP API and its web pages.
 type API struct {
-	Listen   string // default ":1984"; "" disables it
+	Listen string // default ":1984"; "" disables it
+	// Username and Password (both or neither) are asked, with HTTP Basic,
+	// of clients not on loopback, as rtsp.username is; off when empty.
 	Username string
 	Password string
 }

@@ -197,7 +197,7 @@ homekit: {}
 	if cfg.FFmpeg.Bin != "/usr/bin/ffmpeg" || cfg.FFmpeg.Templates["h264"] != "-c:v libx264" || len(cfg.FFmpeg.Templates) != 1 {
 		t.Errorf("FFmpeg = %+v", cfg.FFmpeg)
 	}
-	want := []string{"rtsp.pkt_size", "api.listen", "api.username", "api.password", "api.origin", "log.rtsp", "ffmpeg.bin", "ffmpeg.h264", "webrtc", "hass", "homekit"}
+	want := []string{"rtsp.pkt_size", "api.origin", "log.rtsp", "ffmpeg.h264", "webrtc", "hass", "homekit"}
 	if !reflect.DeepEqual(cfg.Ignored, want) {
 		t.Errorf("Ignored = %q, want %q", cfg.Ignored, want)
 	}
@@ -443,6 +443,11 @@ func TestErrors(t *testing.T) {
 		{"listen number", "rtsp:\n  listen: 8554\n", `config.yaml:2: rtsp.listen: want host:port or :port with a port from 0 to 65535, got "8554" (did you mean ":8554"?)`, ""},
 		{"listen range", "api:\n  listen: \":99999\"\n", `config.yaml:2: api.listen: want host:port or :port with a port from 0 to 65535, got ":99999"`, ""},
 		{"listen word", "api:\n  listen: \"localhost:http\"\n", `config.yaml:2: api.listen: want host:port`, ""},
+		{"api listen number", "api:\n  listen: 1984\n", `config.yaml:2: api.listen: want host:port or :port with a port from 0 to 65535, got "1984" (did you mean ":1984"?)`, ""},
+		{"api listen list", "api:\n  listen: [\":1984\"]\n", "config.yaml:2: api.listen: want a string, got a list", ""},
+		{"unset var api", "api:\n  username: admin\n  password: ${API_PASS}\n", "config.yaml:3: api.password: environment variable API_PASS is not set", ""},
+		{"api password map", "api:\n  password: {s3cret: 1}\n", "config.yaml:2: api.password: want a string, got a mapping", ""},
+		{"api not map", "api: \":1984\"\n", "config.yaml:1: api: want a mapping of keys to values, got a string", ""},
 		{"log level", "log:\n  level: verbose\n", `config.yaml:2: log.level: want trace, debug, info, warn or error, got "verbose"`, ""},
 		{"ffmpeg bin empty", "ffmpeg:\n  bin: \"\"\n", "config.yaml:2: ffmpeg.bin: want the ffmpeg program", ""},
 		{"ffmpeg template list", "ffmpeg:\n  h264: [a]\n", "config.yaml:2: ffmpeg.h264: want a string, got a list", ""},
@@ -550,4 +555,35 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAPISection: api.listen, api.username and api.password are read and
+// used (not listed as ignored); go2rtc's other api keys are accepted and
+// listed.
+func TestAPISection(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		want      API
+		ignored   []string
+	}{
+		{"default", "", API{Listen: ":1984"}, nil},
+		{"disabled", "api:\n  listen: \"\"\n", API{}, nil},
+		{"loopback", "api:\n  listen: 127.0.0.1:1985\n", API{Listen: "127.0.0.1:1985"}, nil},
+		{"credentials from env", "api:\n  username: admin\n  password: ${API_PASS}\n", API{Listen: ":1984", Username: "admin", Password: "from-env"}, nil},
+		{"default from env", "api:\n  listen: ${API_LISTEN:[::]:1986}\n", API{Listen: "[::]:1986"}, nil},
+		{"go2rtc keys", "api:\n  listen: \":1984\"\n  local_auth: true\n  origin: \"*\"\n", API{Listen: ":1984"}, []string{"api.local_auth", "api.origin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("config.yaml", []byte(tc.yml), env(map[string]string{"API_PASS": "from-env"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.API != tc.want {
+				t.Errorf("API = %+v, want %+v", cfg.API, tc.want)
+			}
+			if !reflect.DeepEqual(cfg.Ignored, tc.ignored) {
+				t.Errorf("Ignored = %q, want %q", cfg.Ignored, tc.ignored)
+			}
+		})
+	}
 }

@@ -349,10 +349,9 @@ func (d *decoder) api(n *yaml.Node) error {
 			d.setAt(path, k)
 			c.Password, err = d.str(v, path)
 		default:
+			// local_auth, origin, tls_*, … are go2rtc's: accepted, unused
 			return d.other(apiKeys, "api", key, k, v)
 		}
-		// read and checked, but there is no HTTP API yet
-		d.cfg.ignore(path)
 		return err
 	})
 }
@@ -385,14 +384,16 @@ func (d *decoder) ffmpeg(n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
-		d.cfg.ignore(path) // read and checked, but ffmpeg sources are not built yet
-		if key == "bin" {
+		if key == "bin" { // talking from a file or URL (A3) runs it
 			if s == "" {
 				return d.errorf(resolve(v), path, "want the ffmpeg program (name or path), got nothing")
 			}
 			c.Bin = s
 			return nil
 		}
+		// the input templates serve talking from a file already; the codec
+		// ones wait for ffmpeg: sources
+		d.cfg.ignore(path)
 		c.Templates[key] = s
 		return nil
 	})

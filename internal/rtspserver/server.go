@@ -151,6 +151,7 @@ func (s *Server) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
 	if c := connOf(sc); c != nil {
 		c.lastMethod = string(req.Method)
 	}
+	addRequire(req)
 }
 
 // OnResponse implements gortsplib.ServerHandlerOnResponse: it learns the
@@ -250,7 +251,7 @@ func (s *Server) mediaFor(sc *gortsplib.ServerConn, path, query string) (*mediaS
 		log.Info("no track matches the query", "query", q, "stream_has", stream.Describe(tracks))
 		return nil, &base.Response{StatusCode: base.StatusUnsupportedMediaType}
 	}
-	ms, err := s.mediaSetFor(st, sel)
+	ms, err := s.mediaSetFor(st, sel, st.Sinks())
 	if err != nil {
 		log.Error("cannot serve stream", "err", err)
 		return nil, &base.Response{StatusCode: base.StatusInternalServerError}
@@ -340,7 +341,10 @@ type mediaSet struct {
 	st     *stream.Stream
 	tracks []*stream.Track
 	medias []*description.Media
-	ss     *gortsplib.ServerStream
+	// bc is the camera's backchannel, offered to readers that ask for it
+	// (gortsplib lists it only for a DESCRIBE with the ONVIF Require header)
+	bc *description.Media
+	ss *gortsplib.ServerStream
 }
 
 func (ms *mediaSet) valid() bool {
@@ -363,7 +367,7 @@ func (ms *mediaSet) position(m *description.Media) int {
 	return -1
 }
 
-func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaSet, error) {
+func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track, sinks []stream.SinkSpec) (*mediaSet, error) {
 	key := make([]string, len(tracks))
 	for i, t := range tracks {
 		// a track with new parameters needs a new description; the old
@@ -371,6 +375,9 @@ func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaS
 		key[i] = fmt.Sprintf("%d.%d", t.ID, t.Generation())
 	}
 	k := strings.Join(key, ",")
+	if len(sinks) > 0 {
+		k += "+" + formatsString(sinks[0].Formats)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for old, sets := range s.media {
@@ -401,6 +408,10 @@ func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track) (*mediaS
 		m := &description.Media{Type: description.MediaType(t.Kind), Formats: []format.Format{t.Format()}}
 		ms.medias = append(ms.medias, m)
 		desc.Medias = append(desc.Medias, m)
+	}
+	if len(sinks) > 0 {
+		ms.bc = &description.Media{Type: description.MediaType(sinks[0].Kind), IsBackChannel: true, Formats: sinks[0].Formats}
+		desc.Medias = append(desc.Medias, ms.bc)
 	}
 	ms.ss = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
 	if err := ms.ss.Initialize(); err != nil {

@@ -37,6 +37,7 @@ type session struct {
 	closed  bool
 	cancel  context.CancelFunc
 	since   time.Time // first PLAY
+	talk    *rtspTalk // the reader talks on the backchannel
 
 	sent atomic.Uint64 // media bytes written to the reader
 }
@@ -83,13 +84,15 @@ func (sess *session) play(c *conn) error {
 	}
 	var tracks []*stream.Track
 	var medias []*description.Media
+	talks := false
 	for _, m := range sess.ss.Medias() {
 		if pos := sess.ms.position(m); pos >= 0 {
 			tracks = append(tracks, sess.ms.tracks[pos])
 			medias = append(medias, m)
 		}
+		talks = talks || m == sess.ms.bc && m != nil
 	}
-	if len(tracks) == 0 {
+	if len(tracks) == 0 && !talks {
 		return errors.New("nothing set up")
 	}
 	if !sess.ms.valid() {
@@ -120,8 +123,11 @@ func (sess *session) play(c *conn) error {
 	if sess.closed {
 		return errors.New("session closed")
 	}
-	if sess.reader != nil {
-		return nil // already playing: a PLAY again changes nothing
+	if talks && sess.talk == nil {
+		sess.talk = startTalk(sess.ms.st, sess.ss, sess.ms.bc, sess.log)
+	}
+	if sess.reader != nil || len(tracks) == 0 {
+		return nil // already playing (a PLAY again changes nothing), or only talking
 	}
 	r := sess.ms.st.NewReader(tracks)
 	sess.reader = r
@@ -195,6 +201,9 @@ func (sess *session) close(err error) {
 	}
 	sess.closed = true
 	sess.stopReader()
+	if sess.talk != nil {
+		sess.talk.stop()
+	}
 	sess.hold()
 	if !sess.since.IsZero() {
 		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.Load(), "reason", err)

@@ -29,6 +29,10 @@ type ProducerInfo struct {
 	LastError  string
 	Reconnects int
 	Tracks     []*Track
+	// Sinks are what the origin takes back (its backchannel); SinkNote says
+	// why there are none when it has one that cannot be used.
+	Sinks    []SinkSpec
+	SinkNote string
 }
 
 // producer feeds tracks into a stream: a configured source that is run on
@@ -49,6 +53,8 @@ type producer struct {
 	done       chan struct{}
 	active     bool // publisher only: the publisher is connected
 	busy       bool // the last failure was ErrBusy: worth waiting for
+	sinks      []SinkSpec
+	sinkNote   string
 }
 
 // busyBackoff is the first retry delay after ErrBusy; it doubles up to 8x.
@@ -63,7 +69,8 @@ func (p *producer) setState(st State, err error) {
 }
 
 func (p *producer) info() ProducerInfo {
-	pi := ProducerInfo{Source: p.name, State: p.state, Since: p.since, Reconnects: p.reconnects, Tracks: append([]*Track(nil), p.tracks...)}
+	pi := ProducerInfo{Source: p.name, State: p.state, Since: p.since, Reconnects: p.reconnects, Tracks: append([]*Track(nil), p.tracks...),
+		Sinks: append([]SinkSpec(nil), p.sinks...), SinkNote: p.sinkNote}
 	if p.lastErr != nil {
 		pi.LastError = p.lastErr.Error()
 	}
@@ -178,6 +185,14 @@ func (rp *runPublisher) Wanted() bool {
 	rp.p.s.mu.Lock()
 	defer rp.p.s.mu.Unlock()
 	return rp.p.s.demand > 0 && rp.ctx.Err() == nil
+}
+
+func (rp *runPublisher) SetSinks(sinks []SinkSpec, note string) {
+	rp.p.s.mu.Lock()
+	defer rp.p.s.mu.Unlock()
+	if rp.ctx.Err() == nil {
+		rp.p.sinks, rp.p.sinkNote = append([]SinkSpec(nil), sinks...), note
+	}
 }
 
 func (rp *runPublisher) SetTracks(specs []TrackSpec) ([]*Track, error) {

@@ -57,4 +57,8 @@ type Publisher interface {
 	// Wanted reports whether the stream has readers now (not only the
 	// grace time after the last one left).
 	Wanted() bool
+	// SetSinks declares what the origin takes back (its backchannel), or
+	// none; note says why there is none when the origin has one that cannot
+	// be used (e.g. its SETUP was refused). Shown by the probe (A4).
+	SetSinks(sinks []SinkSpec, note string)
 }

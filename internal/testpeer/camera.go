@@ -46,13 +46,31 @@ type CameraOptions struct {
 	Video string
 	// User and Password enable Digest authentication when both are set.
 	User, Password string
-	// Backchannel makes an ONVIF camera with a PCMU (payload type 0) audio
-	// backchannel. Its SDP lists the backchannel only for a DESCRIBE with
-	// "Require: www.onvif.org/ver20/backchannel". The camera prints
-	// "backchannel-buffers N" every second and at exit; see BackchannelBuffers.
+	// Backchannel makes an ONVIF camera with a G.711 audio backchannel (see
+	// BackchannelCodec). Its SDP lists the backchannel only for a DESCRIBE
+	// with "Require: www.onvif.org/ver20/backchannel". The camera prints
+	// "backchannel-bytes N" every 200 ms while N changes and at exit (see
+	// BackchannelBytes), "backchannel-codec C" when bytes in codec C first
+	// arrive, "backchannel-buffers N" every second and at exit (see
+	// BackchannelBuffers), "backchannel-setup ok" for each SETUP of the
+	// backchannel, and the "describe …" lines of RequireLog.
 	Backchannel bool
+	// BackchannelCodec is the backchannel's codec: "pcmu" (G.711 µ-law,
+	// payload type 0; the default), "pcma" (A-law, payload type 8) or
+	// "pcmu,pcma". GStreamer offers the two codecs of "pcmu,pcma" as two
+	// sendonly m=audio sections, PCMU then PCMA, with the same control URL;
+	// a client sets up one of them and sends that codec (after SETUPs of
+	// both, only one of them gets through). Needs Backchannel.
+	BackchannelCodec string
+	// RefuseBackchannelSetup makes a doorbell that allows no talk session:
+	// the SDP lists the backchannel (for a DESCRIBE with the Require), but a
+	// SETUP of it gets 453 Not Enough Bandwidth and the camera prints
+	// "backchannel-setup refused". The other SETUPs work. Needs Backchannel.
+	RefuseBackchannelSetup bool
 	// RequireLog prints "require: VALUE" for each Require header of each
-	// DESCRIBE, and "require-none" for a DESCRIBE without one.
+	// DESCRIBE, and "require-none" for a DESCRIBE without one. With
+	// RequireLog or Backchannel, each DESCRIBE also prints "describe
+	// onvif-require" or "describe no-onvif-require"; see DescribesWithRequire.
 	RequireLog bool
 	// RejectBackchannel answers 551 Option Not Supported to a DESCRIBE that
 	// requires the ONVIF backchannel (a camera that refuses it).
@@ -101,6 +119,17 @@ func StartCamera(t testing.TB, opt CameraOptions) *Camera {
 	}
 	if (opt.User == "") != (opt.Password == "") {
 		t.Fatalf("testpeer: CameraOptions needs both User and Password, or neither")
+	}
+	if !opt.Backchannel && (opt.BackchannelCodec != "" || opt.RefuseBackchannelSetup) {
+		t.Fatalf("testpeer: CameraOptions.BackchannelCodec and RefuseBackchannelSetup need Backchannel")
+	}
+	if opt.BackchannelCodec == "" {
+		opt.BackchannelCodec = "pcmu"
+	}
+	switch opt.BackchannelCodec {
+	case "pcmu", "pcma", "pcmu,pcma", "pcma,pcmu":
+	default:
+		t.Fatalf("testpeer: CameraOptions.BackchannelCodec %q, want pcmu, pcma or pcmu,pcma", opt.BackchannelCodec)
 	}
 	if _, err := os.Stat(systemPython); err != nil {
 		t.Fatalf("testpeer: camera needs %s (Debian packages python3 %s): %v", systemPython, cameraPackages, err)
@@ -166,7 +195,7 @@ func (c *Camera) AuthURL() string {
 
 // Lines returns the stdout lines the camera printed so far, across restarts:
 // "port N" and "ready" at each start, then the lines described in
-// CameraOptions ("require: …", "require-none", "backchannel-buffers N").
+// CameraOptions ("require: …", "describe …", "backchannel-bytes N", …).
 func (c *Camera) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -196,18 +225,85 @@ func (c *Camera) WaitLine(ctx context.Context, match func(line string) bool) (st
 }
 
 // BackchannelBuffers is the last "backchannel-buffers N" count the camera
-// printed (it prints one every second and one when it stops), or 0.
+// printed since it last started (it prints one every second and one when it
+// stops), or 0.
 func (c *Camera) BackchannelBuffers() int {
-	lines := c.Lines()
-	for i := len(lines) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(lines[i], "backchannel-buffers "); ok {
-			n, err := strconv.Atoi(v)
-			if err == nil {
+	return c.lastCount("backchannel-buffers ")
+}
+
+// BackchannelBytes is the last "backchannel-bytes N" count the camera printed
+// since it last started: the G.711 payload bytes its backchannel received,
+// 8000 per second of audio. It lags the camera by up to 200 ms.
+func (c *Camera) BackchannelBytes() int {
+	return c.lastCount("backchannel-bytes ")
+}
+
+// WaitBackchannelBytes waits until BackchannelBytes is at least n.
+func (c *Camera) WaitBackchannelBytes(ctx context.Context, n int) error {
+	if err := c.waitFor(ctx, func() bool { return c.BackchannelBytes() >= n }); err != nil {
+		return fmt.Errorf("camera %s: backchannel bytes %d, want %d: %w", c.URL, c.BackchannelBytes(), n, err)
+	}
+	return nil
+}
+
+// DescribesWithRequire is the number of DESCRIBEs so far, across restarts,
+// that carried "Require: www.onvif.org/ver20/backchannel" (with Backchannel
+// or RequireLog). A DESCRIBE answered 401 counts too: GStreamer reports it
+// before the authentication check. The count trails the camera by the
+// pipe; WaitLine for "describe onvif-require" waits for the first one.
+func (c *Camera) DescribesWithRequire() int {
+	return c.countLines("describe onvif-require")
+}
+
+// DescribesWithoutRequire is the number of DESCRIBEs so far, across
+// restarts, without the ONVIF backchannel Require (with Backchannel or
+// RequireLog).
+func (c *Camera) DescribesWithoutRequire() int {
+	return c.countLines("describe no-onvif-require")
+}
+
+// lastCount parses the last "PREFIX N" line since the last "ready".
+func (c *Camera) lastCount(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.lines) - 1; i >= 0 && c.lines[i] != "ready"; i-- {
+		if v, ok := strings.CutPrefix(c.lines[i], prefix); ok {
+			if n, err := strconv.Atoi(v); err == nil {
 				return n
 			}
 		}
 	}
 	return 0
+}
+
+func (c *Camera) countLines(line string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, l := range c.lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits until ok, which reads the lines, returns true.
+func (c *Camera) waitFor(ctx context.Context, ok func() bool) error {
+	for {
+		// Take the channel first so that a line added after ok() wakes us.
+		c.mu.Lock()
+		changed := c.changed
+		c.mu.Unlock()
+		if ok() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // MaxSessions is the largest number of RTSP sessions the camera had open at
@@ -244,7 +340,10 @@ func (c *Camera) args(port int) []string {
 		a = append(a, "--user", c.opt.User, "--password", c.opt.Password)
 	}
 	if c.opt.Backchannel {
-		a = append(a, "--backchannel")
+		a = append(a, "--backchannel", "--backchannel-codec", c.opt.BackchannelCodec)
+	}
+	if c.opt.RefuseBackchannelSetup {
+		a = append(a, "--refuse-backchannel-setup")
 	}
 	if c.opt.RequireLog {
 		a = append(a, "--require-log")

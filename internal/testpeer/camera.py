@@ -6,8 +6,16 @@ Started by camera.go (testpeer.StartCamera). Protocol on stdout, one line each:
   ready                  the server is listening
   require: VALUE         with --require-log, one line per Require header of a DESCRIBE
   require-none           with --require-log, a DESCRIBE without a Require header
+  describe onvif-require     with --require-log or --backchannel, a DESCRIBE that
+  describe no-onvif-require  carried (or did not carry) the ONVIF backchannel Require
   backchannel-buffers N  with --backchannel, buffers that reached the speaker so far
                          (every second and once at exit)
+  backchannel-bytes N    with --backchannel, G.711 payload bytes received so far
+                         (every 200 ms while it changes and once at exit)
+  backchannel-codec C    with --backchannel, the first bytes in codec C (pcmu, pcma)
+                         arrived; before the "backchannel-bytes" line counting them
+  backchannel-setup ok   with --backchannel, a SETUP of the backchannel stream
+  backchannel-setup refused  the same, answered with 453 (--refuse-backchannel-setup)
   sessions N             with --session-log, the RTSP sessions open now, each time
                          the number changes
 Exit code 3 means a missing system package (message on stderr).
@@ -16,6 +24,7 @@ Exit code 3 means a missing system package (message on stderr).
 import argparse
 import signal
 import sys
+import threading
 
 MISSING_EXIT = 3
 
@@ -38,11 +47,43 @@ try:
 except (ImportError, ValueError) as e:
     missing("cannot load GStreamer RTSP server bindings (%s)" % e)
 
-BACKCHANNEL_LAUNCH = (
-    '( capsfilter caps="application/x-rtp,media=audio,payload=0,'
-    'clock-rate=8000,encoding-name=PCMU" name=depay_backchannel ! '
-    'rtppcmudepay ! mulawdec ! '
-    'fakesink name=sink signal-handoffs=true async=false )')
+# Backchannel codecs: payload type, encoding name, depayloader, decoder.
+BACKCHANNEL = {
+    "pcmu": (0, "PCMU", "rtppcmudepay", "mulawdec"),
+    "pcma": (8, "PCMA", "rtppcmadepay", "alawdec"),
+}
+
+
+def backchannel_launch(codecs):
+    """The ONVIF backchannel bin: the factory finds the element named
+    depay_backchannel and offers each structure of its caps in the SDP."""
+    caps = ";".join(
+        "application/x-rtp,media=audio,payload=%d,clock-rate=8000,"
+        "encoding-name=%s" % BACKCHANNEL[c][:2] for c in codecs)
+    branches = []
+    for i, c in enumerate(codecs):
+        _, _, depay, dec = BACKCHANNEL[c]
+        # identity sees the depayloaded G.711 bytes, before decoding.
+        branches.append(
+            "%s ! identity name=payload%d signal-handoffs=true ! %s ! "
+            "fakesink name=sink%d signal-handoffs=true async=false sync=false"
+            % (depay, i, dec, i))
+    head = 'capsfilter caps="%s" name=depay_backchannel' % caps
+    if len(codecs) == 1:
+        return "( %s ! %s )" % (head, branches[0])
+    demux = " ".join("ptdemux.src_%d ! %s" % (BACKCHANNEL[c][0], b)
+                     for c, b in zip(codecs, branches))
+    return "( %s ! rtpptdemux name=ptdemux %s )" % (head, demux)
+
+
+def backchannel_elements(codecs):
+    elems = ["capsfilter", "identity", "fakesink"]
+    if len(codecs) > 1:
+        elems.append("rtpptdemux")
+    for c in codecs:
+        elems += BACKCHANNEL[c][2:]
+    return elems
+
 
 VIDEO = {
     "h264": ("x264enc tune=zerolatency key-int-max=25 speed-preset=ultrafast ! "
@@ -86,7 +127,17 @@ def parse_args():
                    help="print the number of open sessions when it changes")
     p.add_argument("--reject-backchannel", action="store_true",
                    help="answer 551 to a DESCRIBE that requires the backchannel")
+    p.add_argument("--backchannel-codec", default="pcmu",
+                   help="comma-separated backchannel codecs: pcmu, pcma")
+    p.add_argument("--refuse-backchannel-setup", action="store_true",
+                   help="answer 453 to a SETUP of the backchannel stream")
     a = p.parse_args()
+    a.backchannel_codecs = a.backchannel_codec.split(",")
+    for c in a.backchannel_codecs:
+        if c not in BACKCHANNEL:
+            p.error("unknown backchannel codec %r" % c)
+    if len(set(a.backchannel_codecs)) != len(a.backchannel_codecs):
+        p.error("backchannel codec listed twice")
     if not a.path.startswith("/"):
         a.path = "/" + a.path
     if bool(a.user) != bool(a.password):
@@ -104,14 +155,20 @@ def launch_line(a):
     line += " )"
     elems = ["videotestsrc"] + elems + aelems
     if a.backchannel:
-        elems += ["capsfilter", "rtppcmudepay", "mulawdec", "fakesink"]
+        elems += backchannel_elements(a.backchannel_codecs)
     return line, elems
 
 
 class Camera:
     def __init__(self, a):
         self.args = a
+        # Handoffs run on streaming threads, one per backchannel branch.
+        self.lock = threading.Lock()
         self.buffers = 0
+        self.bytes = 0
+        self.bytes_printed = 0  # "backchannel-bytes 0" waits for the exit
+        self.codecs_seen = []  # in the order their first bytes came
+        self.codecs_printed = 0
         self.sessions = 0
         self.loop = GLib.MainLoop()
 
@@ -123,7 +180,8 @@ class Camera:
         if a.backchannel:
             self.server = GstRtspServer.RTSPOnvifServer.new()
             factory = GstRtspServer.RTSPOnvifMediaFactory.new()
-            factory.set_backchannel_launch(BACKCHANNEL_LAUNCH)
+            factory.set_backchannel_launch(
+                backchannel_launch(a.backchannel_codecs))
             # A shared ONVIF media answers DESCRIBE with 400.
             factory.set_shared(False)
             factory.set_media_gtype(GstRtspServer.RTSPOnvifMedia)
@@ -139,7 +197,7 @@ class Camera:
 
         if a.user:
             self.setup_auth(factory)
-        if a.require_log or a.reject_backchannel:
+        if a.require_log or a.reject_backchannel or a.backchannel:
             self.server.connect("client-connected", self.on_client_connected)
 
         self.server.get_mount_points().add_factory(a.path, factory)
@@ -163,6 +221,8 @@ class Camera:
 
     def on_client_connected(self, server, client):
         client.connect("pre-describe-request", self.on_pre_describe)
+        if self.args.backchannel:
+            client.connect("pre-setup-request", self.on_pre_setup)
 
     def on_pre_describe(self, client, ctx):
         values = []
@@ -173,30 +233,77 @@ class Camera:
                 break
             values.append(value)
             i += 1
+        # A Require header may list several tags separated by commas.
+        onvif = any(t.strip() == GstRtspServer.RTSP_ONVIF_BACKCHANNEL_REQUIREMENT
+                    for v in values for t in v.split(","))
         if self.args.require_log:
             if values:
                 for v in values:
                     out("require: " + v)
             else:
                 out("require-none")
-        if self.args.reject_backchannel and any(
-                GstRtspServer.RTSP_ONVIF_BACKCHANNEL_REQUIREMENT in v
-                for v in values):
+        if self.args.require_log or self.args.backchannel:
+            out("describe onvif-require" if onvif else "describe no-onvif-require")
+        if self.args.reject_backchannel and onvif:
             return GstRtsp.RTSPStatusCode.OPTION_NOT_SUPPORTED
         return GstRtsp.RTSPStatusCode.OK
 
+    def on_pre_setup(self, client, ctx):
+        # The backchannel is the only stream the camera receives on.
+        if ctx.stream is None or not ctx.stream.is_receiver():
+            return GstRtsp.RTSPStatusCode.OK
+        if self.args.refuse_backchannel_setup:
+            out("backchannel-setup refused")
+            return GstRtsp.RTSPStatusCode.NOT_ENOUGH_BANDWIDTH
+        out("backchannel-setup ok")
+        return GstRtsp.RTSPStatusCode.OK
+
     def on_media_configure(self, factory, media):
-        sink = media.get_element().get_by_name("sink")
-        if sink is not None:
+        bin_ = media.get_element()
+        for i in range(len(self.args.backchannel_codecs)):
+            payload = bin_.get_by_name("payload%d" % i)
+            sink = bin_.get_by_name("sink%d" % i)
+            if payload is None or sink is None:
+                return  # a DESCRIBE without the backchannel Require
+            payload.connect("handoff", self.on_payload,
+                            self.args.backchannel_codecs[i])
             sink.connect("handoff", self.on_handoff)
+        # With the backchannel in it, the media fails the seek that a PLAY
+        # with a Range triggers (gortsplib always sends npt=0-) and answers
+        # 503. This clock mode makes GstRTSPMedia treat the media as not
+        # seekable, so PLAY skips the seek, as a live camera would.
+        for i in range(media.n_streams()):
+            stream = media.get_stream(i)
+            if stream.is_receiver():
+                stream.set_publish_clock_mode(
+                    GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
+
+    def on_payload(self, identity, buf, codec):
+        with self.lock:
+            self.bytes += buf.get_size()
+            if codec not in self.codecs_seen:
+                self.codecs_seen.append(codec)
 
     def on_handoff(self, sink, buf, pad):
-        # Called on a streaming thread; the GIL makes += safe enough here,
-        # and the count is only read on the main loop.
-        self.buffers += 1
+        with self.lock:
+            self.buffers += 1
 
     def report(self):
-        out("backchannel-buffers %d" % self.buffers)
+        with self.lock:
+            n = self.buffers
+        out("backchannel-buffers %d" % n)
+        return True
+
+    def report_bytes(self, always=False):
+        with self.lock:
+            n = self.bytes
+            codecs = self.codecs_seen[self.codecs_printed:]
+        for c in codecs:
+            out("backchannel-codec " + c)
+        self.codecs_printed += len(codecs)
+        if always or n != self.bytes_printed:
+            self.bytes_printed = n
+            out("backchannel-bytes %d" % n)
         return True
 
     def count_sessions(self):
@@ -224,12 +331,14 @@ class Camera:
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self.stop)
         if self.args.backchannel:
             GLib.timeout_add_seconds(1, self.report)
+            GLib.timeout_add(200, self.report_bytes)
         if self.args.session_log:
             GLib.timeout_add(50, self.count_sessions)
         out("port %d" % self.server.get_bound_port())
         out("ready")
         self.loop.run()
         if self.args.backchannel:
+            self.report_bytes(always=True)
             self.report()
 
 

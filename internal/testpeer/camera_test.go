@@ -2,16 +2,24 @@ package testpeer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/textproto"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
 )
 
 const onvifBackchannel = "www.onvif.org/ver20/backchannel"
@@ -240,11 +248,16 @@ func TestCameraBackchannel(t *testing.T) {
 		t.Errorf("require lines: %d none, %d with a value; want 2 and 1; lines %q", none, req, cam.Lines())
 	}
 
+	if with, without := cam.DescribesWithRequire(), cam.DescribesWithoutRequire(); with != 1 || without != 2 {
+		t.Errorf("DescribesWithRequire, DescribesWithoutRequire = %d, %d; want 1, 2", with, without)
+	}
+
 	n := len(cam.Lines())
 	cam.Stop()
 	last := cam.Lines()[n:]
-	if len(last) == 0 || last[len(last)-1] != "backchannel-buffers 0" || cam.BackchannelBuffers() != 0 {
-		t.Errorf("lines printed at exit %q, want a final backchannel-buffers 0", last)
+	if len(last) < 2 || last[len(last)-2] != "backchannel-bytes 0" || last[len(last)-1] != "backchannel-buffers 0" ||
+		cam.BackchannelBuffers() != 0 || cam.BackchannelBytes() != 0 {
+		t.Errorf("lines printed at exit %q, want backchannel-bytes 0, backchannel-buffers 0", last)
 	}
 }
 
@@ -256,6 +269,207 @@ func TestCameraRejectBackchannel(t *testing.T) {
 	}
 	if res := rtspDescribe(t, cam, ""); res.status != 200 {
 		t.Errorf("DESCRIBE: status %d, want 200", res.status)
+	}
+}
+
+// talkClient is a gortsplib client that DESCRIBEs cam with the ONVIF Require
+// (RequestBackChannels) and returns the SDP's medias.
+func talkClient(t *testing.T, cam *Camera, protocol gortsplib.Protocol) (*gortsplib.Client, *description.Session) {
+	t.Helper()
+	u, err := base.ParseURL(cam.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &gortsplib.Client{
+		Scheme:              u.Scheme,
+		Host:                u.Host,
+		Protocol:            &protocol,
+		RequestBackChannels: true,
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, desc
+}
+
+// sendG711 sends d of silence to the backchannel medi in 20 ms packets of
+// 160 bytes, at the pace of a live talk session.
+func sendG711(t *testing.T, c *gortsplib.Client, medi *description.Media, d time.Duration) {
+	t.Helper()
+	pt := medi.Formats[0].PayloadType()
+	silence := byte(0xff) // µ-law
+	if pt == 8 {
+		silence = 0xd5 // A-law
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := range int(d / (20 * time.Millisecond)) {
+		pkt := &rtp.Packet{
+			Header: rtp.Header{
+				Version:        2,
+				PayloadType:    pt,
+				SequenceNumber: uint16(i),
+				Timestamp:      uint32(i * 160),
+				SSRC:           0x7a1c,
+				Marker:         i == 0,
+			},
+			Payload: bytes.Repeat([]byte{silence}, 160),
+		}
+		if err := c.WritePacketRTP(medi, pkt); err != nil {
+			t.Fatalf("write packet %d: %v", i, err)
+		}
+		<-tick.C
+	}
+}
+
+func TestCameraBackchannelAudio(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		codec     string
+		protocol  gortsplib.Protocol
+		sendPT    uint8 // the backchannel media the client sets up
+		wantMedia []uint8
+	}{
+		{"pcmu", gortsplib.ProtocolTCP, 0, []uint8{0}},
+		{"pcma", gortsplib.ProtocolUDP, 8, []uint8{8}},
+		{"pcmu,pcma", gortsplib.ProtocolTCP, 8, []uint8{0, 8}},
+	} {
+		t.Run(strings.ReplaceAll(tc.codec, ",", "+"), func(t *testing.T) {
+			t.Parallel()
+			cam := StartCamera(t, CameraOptions{Backchannel: true, BackchannelCodec: tc.codec})
+			c, desc := talkClient(t, cam, tc.protocol)
+
+			var setup []*description.Media
+			var talk *description.Media
+			var pts []uint8
+			for _, m := range desc.Medias {
+				if !m.IsBackChannel {
+					setup = append(setup, m)
+					continue
+				}
+				pt := m.Formats[0].PayloadType()
+				pts = append(pts, pt)
+				if g, ok := m.Formats[0].(*format.G711); !ok || len(m.Formats) != 1 || g.MULaw != (pt == 0) {
+					t.Errorf("backchannel media %+v, want one G.711 format", m.Formats)
+				}
+				if pt == tc.sendPT {
+					talk = m
+				}
+			}
+			if !slices.Equal(pts, tc.wantMedia) || talk == nil {
+				t.Fatalf("backchannel payload types %v, want %v", pts, tc.wantMedia)
+			}
+			if err := c.SetupAll(desc.BaseURL, append(setup, talk)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Play(nil); err != nil {
+				t.Fatal(err)
+			}
+
+			start := time.Now()
+			sendG711(t, c, talk, 2*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			defer cancel()
+			if err := cam.WaitBackchannelBytes(ctx, 16000*9/10); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d bytes after %v", cam.BackchannelBytes(), time.Since(start))
+			if n := cam.BackchannelBytes(); n > 16000 {
+				t.Errorf("BackchannelBytes = %d, more than the 16000 sent", n)
+			}
+			want := "backchannel-codec pcmu"
+			if tc.sendPT == 8 {
+				want = "backchannel-codec pcma"
+			}
+			var codecs []string
+			for _, l := range cam.Lines() {
+				if strings.HasPrefix(l, "backchannel-codec ") {
+					codecs = append(codecs, l)
+				}
+			}
+			if len(codecs) != 1 || codecs[0] != want {
+				t.Errorf("codec lines %q, want %q", codecs, want)
+			}
+			if _, err := cam.WaitLine(ctx, func(l string) bool { return l == "backchannel-setup ok" }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestCameraDescribeRequireCount(t *testing.T) {
+	t.Parallel()
+	cam := StartCamera(t, CameraOptions{Backchannel: true, Audio: "none"})
+	for _, require := range []string{"", onvifBackchannel, "", onvifBackchannel, onvifBackchannel} {
+		if res := rtspDescribe(t, cam, require); res.status != 200 {
+			t.Fatalf("DESCRIBE with Require %q: status %d", require, res.status)
+		}
+	}
+	c, _ := talkClient(t, cam, gortsplib.ProtocolTCP) // a fourth one with the Require
+	c.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err := cam.waitFor(ctx, func() bool {
+		return cam.DescribesWithRequire() == 4 && cam.DescribesWithoutRequire() == 2
+	})
+	if err != nil {
+		t.Errorf("DescribesWithRequire, DescribesWithoutRequire = %d, %d; want 4, 2; lines %q",
+			cam.DescribesWithRequire(), cam.DescribesWithoutRequire(), cam.Lines())
+	}
+	for _, l := range cam.Lines() {
+		if strings.HasPrefix(l, "require") {
+			t.Errorf("line %q without RequireLog", l)
+		}
+	}
+}
+
+func TestCameraRefuseBackchannelSetup(t *testing.T) {
+	t.Parallel()
+	cam := StartCamera(t, CameraOptions{Backchannel: true, RefuseBackchannelSetup: true})
+	c, desc := talkClient(t, cam, gortsplib.ProtocolTCP)
+	if len(desc.Medias) != 3 || !desc.Medias[2].IsBackChannel {
+		t.Fatalf("medias %+v, want video, audio and the backchannel", desc.Medias)
+	}
+	for _, m := range desc.Medias[:2] {
+		if _, err := c.Setup(desc.BaseURL, m, 0, 0); err != nil {
+			t.Fatalf("SETUP %s: %v", m.Control, err)
+		}
+	}
+	if _, err := c.Setup(desc.BaseURL, desc.Medias[2], 0, 0); err == nil || !strings.Contains(err.Error(), "453") {
+		t.Errorf("SETUP of the backchannel: err = %v, want 453", err)
+	}
+
+	// The session still plays without the talk channel.
+	got := make(chan struct{}, 2)
+	for _, m := range desc.Medias[:2] {
+		c.OnPacketRTP(m, m.Formats[0], func(*rtp.Packet) {
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		})
+	}
+	if _, err := c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Error("no RTP packet within 5 s of PLAY")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := cam.WaitLine(ctx, func(l string) bool { return l == "backchannel-setup refused" }); err != nil {
+		t.Error(err)
+	}
+	if slices.Contains(cam.Lines(), "backchannel-setup ok") {
+		t.Errorf("lines %q, want no accepted backchannel SETUP", cam.Lines())
 	}
 }
 

@@ -45,6 +45,8 @@ func (r *recorder) SetTracks(specs []stream.TrackSpec) ([]*stream.Track, error) 
 
 func (r *recorder) Wanted() bool { return true }
 
+func (r *recorder) SetSinks([]stream.SinkSpec, string) {}
+
 func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _, _ time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

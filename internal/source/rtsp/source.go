@@ -53,8 +53,9 @@ func Open(spec stream.SourceSpec) (stream.Source, error) {
 // Source is one configured rtsp source: a view of a shared camera session
 // with its own choice of media.
 type Source struct {
-	up    *upstream
-	media string // "", "video" or "audio"
+	up          *upstream
+	media       string // "", "video" or "audio"
+	backchannel bool   // not #backchannel=0
 }
 
 // settings are how a camera session connects.
@@ -88,7 +89,7 @@ func (k *Kind) Open(spec stream.SourceSpec) (stream.Source, error) {
 		up.merge(st)
 	}
 	up.need(media)
-	return &Source{up: up, media: media}, nil
+	return &Source{up: up, media: media, backchannel: st.backchannel}, nil
 }
 
 func parse(spec stream.SourceSpec) (*settings, string, error) {
@@ -172,7 +173,7 @@ func joinHostPort(host, port string) string {
 // Run implements stream.Source: it attaches to the camera session (starting
 // it if needed) until ctx ends or the session fails.
 func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
-	sb := &subscriber{media: s.media, pub: pub, done: make(chan error, 1)}
+	sb := &subscriber{media: s.media, backchannel: s.backchannel, pub: pub, done: make(chan error, 1)}
 	s.up.join(sb)
 	select {
 	case err := <-sb.done:
@@ -181,4 +182,12 @@ func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
 		s.up.leave(sb)
 		return nil
 	}
+}
+
+// Talk implements stream.Talker: the camera's ONVIF backchannel (A2, A3).
+func (s *Source) Talk(ctx context.Context) (stream.Speaker, error) {
+	if !s.backchannel {
+		return nil, stream.ErrNoSink
+	}
+	return s.up.talk(ctx)
 }

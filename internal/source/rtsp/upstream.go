@@ -43,26 +43,38 @@ type upstream struct {
 	// noBackchannel: the camera refused the ONVIF Require header once;
 	// later sessions do not ask again
 	noBackchannel bool
+	speaker       *speaker // the one talker (A3)
 }
 
 // subscriber is one attached source.
 type subscriber struct {
-	media string
-	pub   stream.Publisher
-	done  chan error // gets the session's end, once
-	ended bool
+	media       string
+	backchannel bool // its source did not say #backchannel=0
+	pub         stream.Publisher
+	done        chan error // gets the session's end, once
+	ended       bool
 	// its tracks in the running session, by camera media; up.mu
 	tracks map[*description.Media]*stream.Track
 }
 
 // session is one connection to the camera.
 type session struct {
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	ready  chan struct{} // closed once PLAY is answered
+	// restart: the session ends to start again at once with what its
+	// sources and talker need now (the backchannel); sources stay attached
+	restart bool
 	// set once the camera's medias are set up
 	medias []*description.Media
 	online bool
 	routes atomic.Pointer[[]route] // by position in medias
+	// the backchannel, when set up for a talker
+	client *gortsplib.Client
+	bc     *description.Media
+	bcNote string // why the backchannel is not there, for the probe
+	sinks  []stream.SinkSpec
 }
 
 // route is where packets of one camera media go.
@@ -122,7 +134,7 @@ func (up *upstream) leave(sb *subscriber) {
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	up.removeLocked(sb)
-	if len(up.subs) == 0 && up.sess != nil {
+	if len(up.subs) == 0 && up.speaker == nil && up.sess != nil {
 		up.sess.cancel() // nobody left: hang up now
 	}
 	if up.sess != nil {
@@ -148,18 +160,26 @@ func (sb *subscriber) end(err error) {
 }
 
 func (up *upstream) startLocked() {
+	go up.loop(up.newSessionLocked())
+}
+
+func (up *upstream) newSessionLocked() *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	prev := up.sess
-	sess := &session{cancel: cancel, done: make(chan struct{})}
+	sess := &session{ctx: ctx, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	empty := []route{}
 	sess.routes.Store(&empty)
 	up.sess = sess
-	go func() {
-		defer close(sess.done)
-		if prev != nil {
-			<-prev.done // one connection to the camera at a time
-		}
-		err := up.run(ctx, sess)
+	return sess
+}
+
+// loop runs camera sessions one after the other: again at once when a
+// session was restarted for its talker, otherwise until one fails, which
+// ends every attached source and the talker.
+func (up *upstream) loop(sess *session) {
+	for {
+		err := up.run(sess.ctx, sess)
+		sess.cancel()
+		close(sess.done)
 		if err == nil {
 			err = errors.New("camera session ended")
 		}
@@ -169,7 +189,11 @@ func (up *upstream) startLocked() {
 			up.kind.yieldIdle(up)
 		}
 		up.mu.Lock()
-		defer up.mu.Unlock()
+		if sess.restart && up.sess == sess && (len(up.subs) > 0 || up.speaker != nil) {
+			sess = up.newSessionLocked()
+			up.mu.Unlock()
+			continue
+		}
 		if up.sess == sess {
 			up.sess = nil
 		}
@@ -177,7 +201,13 @@ func (up *upstream) startLocked() {
 			sb.end(err)
 		}
 		up.subs = nil
-	}()
+		if up.speaker != nil {
+			up.speaker.end(err)
+			up.speaker = nil
+		}
+		up.mu.Unlock()
+		return
+	}
 }
 
 // attachLocked gives sb its tracks of a session that is set up; up.mu held.
@@ -199,6 +229,9 @@ func (up *upstream) attachLocked(sess *session, sb *subscriber) {
 		}
 		sb.end(fmt.Errorf("camera offers no %s media", what))
 		return
+	}
+	if sb.backchannel {
+		sb.pub.SetSinks(sess.sinks, sess.bcNote)
 	}
 	tracks, err := sb.pub.SetTracks(specs)
 	if err != nil {
@@ -260,12 +293,17 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 	defer stop()
 
 	var medias []*description.Media
+	var bc *description.Media
 	up.mu.Lock()
 	for _, m := range desc.Medias {
-		if !m.IsBackChannel && len(m.Formats) > 0 && up.wantsLocked(m) {
+		switch {
+		case m.IsBackChannel && len(m.Formats) > 0 && bc == nil:
+			bc = m
+		case !m.IsBackChannel && len(m.Formats) > 0 && up.wantsLocked(m):
 			medias = append(medias, m)
 		}
 	}
+	talking := up.speaker != nil
 	up.mu.Unlock()
 	if len(medias) == 0 {
 		return errors.New("camera offers no usable media")
@@ -276,7 +314,27 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 			return busyIf(fmt.Errorf("SETUP %s: %w", m.Type, err))
 		}
 	}
+	// the backchannel is announced always (the probe shows it) but set up
+	// only for a talker: a doorbell may allow one talk session
+	var sinks []stream.SinkSpec
+	if bc != nil {
+		sinks = []stream.SinkSpec{{Kind: stream.Kind(bc.Type), Formats: bc.Formats}}
+	}
+	note := ""
+	if bc != nil && talking {
+		err := request(&st, func() error { _, err := c.Setup(desc.BaseURL, bc, 0, 0); return err }, c)
+		if err != nil {
+			note = "the camera refused the backchannel SETUP (" + err.Error() + ")"
+			up.log.Warn("two-way audio unavailable: the camera refused the backchannel SETUP; going on without it", "err", err)
+			bc, sinks = nil, nil
+		}
+	}
 	up.mu.Lock()
+	sess.sinks = sinks
+	if talking && bc != nil {
+		sess.client, sess.bc = c, bc
+	}
+	sess.bcNote = note
 	sess.medias = medias
 	sess.online = true
 	for _, sb := range append([]*subscriber(nil), up.subs...) {
@@ -308,6 +366,7 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 	if err := request(&st, func() error { _, err := c.Play(nil); return err }, c); err != nil {
 		return busyIf(fmt.Errorf("PLAY: %w", err))
 	}
+	close(sess.ready) // talk may start: the camera has answered PLAY
 	err = c.Wait()
 	if ctx.Err() != nil {
 		return nil

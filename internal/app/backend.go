@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+
+	"github.com/rtspgate/rtspgate/internal/api"
+	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/talk"
+)
+
+// probeWait bounds how long a probe waits for a stream's sources.
+const probeWait = 10 * time.Second
+
+// backend is what the HTTP API asks of the streams: the probe (A4, H2) and
+// talking from a file or URL (A3).
+type backend struct {
+	reg   *stream.Registry
+	talks *talk.Manager
+}
+
+// Probe connects the stream's sources if needed and describes them.
+func (b *backend) Probe(ctx context.Context, name string) (*api.StreamInfo, error) {
+	st := b.reg.Get(name)
+	if st == nil {
+		return nil, fmt.Errorf("%w: %q", api.ErrNotFound, name)
+	}
+	release := st.Acquire()
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, probeWait)
+	defer cancel()
+	_, _ = st.WaitTracks(ctx) // a source that cannot connect shows in its state
+	info := &api.StreamInfo{Name: name, Producers: []api.Producer{}, Consumers: []api.Consumer{}}
+	for _, p := range st.Producers() {
+		ap := api.Producer{URL: p.Source, State: string(p.State), LastError: p.LastError, Backchannel: p.SinkNote}
+		for _, t := range p.Tracks {
+			ap.Medias = append(ap.Medias, api.Media{Kind: string(t.Kind), Direction: "recvonly", Codecs: []string{codecName(t.Codec(), t.Format())}})
+		}
+		for _, sk := range p.Sinks {
+			m := api.Media{Kind: string(sk.Kind), Direction: "sendonly"}
+			for _, f := range sk.Formats {
+				m.Codecs = append(m.Codecs, codecName(stream.CodecName(f), f))
+			}
+			ap.Medias = append(ap.Medias, m)
+		}
+		info.Producers = append(info.Producers, ap)
+	}
+	return info, nil
+}
+
+func codecName(name string, f format.Format) string {
+	channels := 0
+	if g, ok := f.(*format.G711); ok && g.ChannelCount > 1 {
+		channels = g.ChannelCount
+	}
+	return api.CodecName(name, f.ClockRate(), channels)
+}
+
+// Talk plays src into the backchannel of stream name; "" stops.
+func (b *backend) Talk(ctx context.Context, name, src string) error {
+	st := b.reg.Get(name)
+	if st == nil {
+		return fmt.Errorf("%w: %q", api.ErrNotFound, name)
+	}
+	if src == "" {
+		b.talks.Stop(name)
+		return nil
+	}
+	if !strings.HasPrefix(src, "ffmpeg:") {
+		return fmt.Errorf("%w: only ffmpeg: sources can be played into a backchannel, e.g. ffmpeg:/path/song.mp3#audio=pcma#input=file", api.ErrBadSource)
+	}
+	err := b.talks.Play(ctx, st, src)
+	switch {
+	case errors.Is(err, stream.ErrNoSink):
+		return fmt.Errorf("%w: %v", api.ErrNoBackchannel, err)
+	case errors.Is(err, talk.ErrBadSource):
+		return fmt.Errorf("%w: %v", api.ErrBadSource, err)
+	}
+	return err
+}
