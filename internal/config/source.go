@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtspgate/rtspgate/internal/redact"
 )
 
 // Source is one source of a stream, such as
@@ -236,29 +238,9 @@ func showValue(v string) string {
 func (s Source) Redacted() string {
 	parts := strings.Split(s.Raw, "#")
 	for i, p := range parts {
-		parts[i] = redactURL(p)
+		parts[i] = redact.URL(p)
 	}
 	return strings.Join(parts, "#")
-}
-
-// redactURL replaces the password in the first "scheme://user:pass@" of s.
-// It takes the last '@' as the end of the user info, so a password holding
-// '@' or '/' is hidden too; when in doubt it hides more.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	if i < 0 {
-		return s
-	}
-	rest := s[i+3:]
-	at := strings.LastIndexByte(rest, '@')
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass || strings.ContainsAny(user, "/?") {
-		return s
-	}
-	return s[:i+3] + user + ":***@" + rest[at+1:]
 }
 
 // Timeout returns #timeout as a duration, 0 if unset.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/rtspgate/rtspgate/internal/redact"
 )
 
 // Spec is a parsed "ffmpeg:INPUT#opt=val#…" source.
@@ -151,7 +153,7 @@ func (s Spec) Scheme() string {
 func (s Spec) Redacted() string {
 	var b strings.Builder
 	b.WriteString("ffmpeg:")
-	b.WriteString(redactURL(s.Input))
+	b.WriteString(redact.URL(s.Input))
 	for _, v := range s.Video {
 		b.WriteString("#video=" + v)
 	}

@@ -2,7 +2,6 @@ package testpeer
 
 import (
 	"bufio"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -1117,38 +1115,18 @@ func loadFakeCamClip(size string) (*fakeCamClip, error) {
 	return clip, nil
 }
 
-// makeFakeCamClip encodes into a temp file and renames it into place, so a
-// concurrent test binary never reads half a clip.
+// makeFakeCamClip encodes the camera's clip of one size.
 func makeFakeCamClip(dir, path, size string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("fake camera clip: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "fakecam-*.tmp")
-	if err != nil {
-		return fmt.Errorf("fake camera clip: %w", err)
-	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer os.Remove(tmpName) // a no-op after the rename
-
-	ctx, cancel := context.WithTimeout(context.Background(), clipTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size="+size+":rate=25",
-		"-frames:v", strconv.Itoa(fakeCamClipFrames),
-		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-		"-g", strconv.Itoa(fakeCamGOP), "-keyint_min", strconv.Itoa(fakeCamGOP), "-sc_threshold", "0", "-bf", "0",
-		"-crf", "28", "-x264-params", "repeat-headers=1",
-		"-f", "h264", tmpName)
-	cmd.SysProcAttr = childSysProcAttr()
-	cmd.WaitDelay = 2 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("fake camera clip: ffmpeg (Debian package ffmpeg): %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("fake camera clip: %w", err)
-	}
-	return nil
+	return encodeOnce(dir, path, "fake camera clip", func(out string) []string {
+		return []string{
+			"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
+			"-frames:v", strconv.Itoa(fakeCamClipFrames),
+			"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+			"-g", strconv.Itoa(fakeCamGOP), "-keyint_min", strconv.Itoa(fakeCamGOP), "-sc_threshold", "0", "-bf", "0",
+			"-crf", "28", "-x264-params", "repeat-headers=1",
+			"-f", "h264", out,
+		}
+	})
 }
 
 // parseFakeCamClip splits an Annex-B stream into access units and checks that

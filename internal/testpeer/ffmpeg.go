@@ -175,15 +175,32 @@ func TestClip(t testing.TB, seconds int) string {
 	return path
 }
 
-// makeClip encodes the clip into a temp file and renames it into place, so a
-// concurrent test binary never sees half a file.
+// makeClip encodes the clip of TestClip.
 func makeClip(dir, path string, seconds int) error {
+	return encodeOnce(dir, path, "test clip", func(out string) []string {
+		return []string{
+			"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+			"-t", strconv.Itoa(seconds),
+			"-map", "0:v", "-map", "1:a",
+			"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
+			"-c:a", "aac", "-b:a", "64k", "-ac", "1",
+			"-movflags", "+faststart", "-f", "mp4", out,
+		}
+	})
+}
+
+// encodeOnce runs ffmpeg with args(tmp) into a temp file in dir and renames
+// it to path, so a concurrent test binary never sees half a file. what names
+// the file in errors.
+func encodeOnce(dir, path, what string, args func(tmp string) []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("test clip: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	tmp, err := os.CreateTemp(dir, "clip-*.tmp")
+	tmp, err := os.CreateTemp(dir, "encode-*.tmp")
 	if err != nil {
-		return fmt.Errorf("test clip: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	tmpName := tmp.Name()
 	tmp.Close()
@@ -191,22 +208,15 @@ func makeClip(dir, path string, seconds int) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), clipTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", strconv.Itoa(seconds),
-		"-map", "0:v", "-map", "1:a",
-		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
-		"-c:a", "aac", "-b:a", "64k", "-ac", "1",
-		"-movflags", "+faststart", "-f", "mp4", tmpName)
+	argv := append([]string{"-nostdin", "-hide_banner", "-v", "error", "-y"}, args(tmpName)...)
+	cmd := exec.CommandContext(ctx, "ffmpeg", argv...)
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = 2 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("test clip: ffmpeg (Debian package ffmpeg): %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s: ffmpeg (Debian package ffmpeg): %w: %s", what, err, strings.TrimSpace(string(out)))
 	}
 	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("test clip: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
