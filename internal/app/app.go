@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -74,24 +75,18 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 	reg := stream.NewRegistry(so)
 	a := &App{Registry: reg, log: log}
 	for _, sc := range cfg.Streams {
-		var specs []stream.SourceSpec
-		for _, src := range sc.Sources {
-			red := src.Redacted()
-			open, ok := so.Openers[src.Scheme]
-			if !ok {
-				log.Warn("source skipped: this kind of source is not supported yet", "stream", sc.Name, "source", red)
-				continue
+		var srcs []stream.Source
+		var names []string
+		for _, cs := range sc.Sources {
+			src, err := openSource(sc.Name, cs, so.Openers)
+			if err != nil {
+				reg.Close()
+				return nil, err
 			}
-			spec := stream.SourceSpec{URL: src.URL, Scheme: src.Scheme, Options: src.Options, Redacted: red}
-			// the config was checked already; what a source still refuses
-			// is a feature not built yet (e.g. #transport=ws://)
-			if _, err := open(spec); err != nil {
-				log.Warn("source skipped", "stream", sc.Name, "source", red, "why", err)
-				continue
-			}
-			specs = append(specs, spec)
+			srcs = append(srcs, src)
+			names = append(names, cs.Redacted())
 		}
-		if _, err := reg.Add(sc.Name, specs); err != nil {
+		if _, err := reg.AddOpened(sc.Name, srcs, names); err != nil {
 			reg.Close()
 			return nil, err
 		}
@@ -123,6 +118,35 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 		a.API = srv
 	}
 	return a, nil
+}
+
+// openSource opens a configured source with its source kind, which checks
+// it, once: an unknown scheme or a bad '#' option stops start-up with the
+// file, line and key of the source, as config errors do.
+func openSource(name string, cs config.Source, openers map[string]stream.Opener) (stream.Source, error) {
+	bad := func(msg string) error {
+		return &config.Error{File: cs.File, Line: cs.Line, Key: "streams." + name, Msg: msg}
+	}
+	open, ok := openers[cs.Scheme]
+	if !ok || cs.Scheme == "demo" && name != DemoStream {
+		var kinds []string
+		for k := range openers {
+			if k != "demo" {
+				kinds = append(kinds, k)
+			}
+		}
+		sort.Strings(kinds)
+		return nil, bad(fmt.Sprintf("unsupported scheme %q; accepted: %s", cs.Scheme, strings.Join(kinds, ", ")))
+	}
+	spec := stream.SourceSpec{Stream: name, URL: cs.URL, Scheme: cs.Scheme, Options: cs.Options, Redacted: cs.Redacted()}
+	for _, o := range cs.List {
+		spec.List = append(spec.List, stream.Option{Key: o.Key, Value: o.Value})
+	}
+	src, err := open(spec)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	return src, nil
 }
 
 // rtspPort is the RTSP server's port, or 0 without one.

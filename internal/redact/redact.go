@@ -24,3 +24,31 @@ func URL(s string) string {
 	}
 	return s[:i+3] + user + ":***@" + rest[at+1:]
 }
+
+// Word quotes v for an error message when it is a short plain word (an
+// option name, a number), and hides it otherwise: a value that is not a
+// word may be a piece of a password cut at a '#'.
+func Word(v string) string {
+	if v == "" {
+		return "nothing"
+	}
+	if IsWord(v) {
+		return `"` + v + `"`
+	}
+	return "a value not shown here"
+}
+
+// IsWord reports whether s is a short word of letters, digits, '-', '_' or
+// '.': safe to print.
+func IsWord(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -14,9 +14,11 @@ import (
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
 
-// publishSession is one ingest publisher (S5).
+// publishSession is one ingest publisher (S5), or a child of ours
+// publishing to a private ingest target.
 type publishSession struct {
-	pub    *stream.Publication
+	write  func(t *stream.Track, pkt *rtp.Packet, now, ntp time.Time)
+	end    func()
 	tracks map[*description.Media]*stream.Track
 	log    *slog.Logger
 }
@@ -28,19 +30,14 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	}
 	name := streamName(ctx.Path)
 	log := s.log.With("stream", name, "peer", peer(ctx.Conn))
+	if stream.IsPrivate(name) {
+		return s.announcePrivate(ctx, name)
+	}
 	if !validName(name) {
 		log.Info("publish refused: bad stream name")
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil
 	}
-	var specs []stream.TrackSpec
-	var medias []*description.Media
-	for _, m := range ctx.Description.Medias {
-		if m.IsBackChannel || len(m.Formats) == 0 {
-			continue
-		}
-		specs = append(specs, stream.TrackSpec{Kind: stream.Kind(m.Type), Format: m.Formats[0]})
-		medias = append(medias, m)
-	}
+	specs, medias := announcedTracks(ctx.Description)
 	if len(specs) == 0 {
 		log.Info("publish refused: no media")
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil
@@ -64,7 +61,7 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 		log.Info("publish refused", "err", err)
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil
 	}
-	ps := &publishSession{pub: pub, tracks: map[*description.Media]*stream.Track{}, log: log}
+	ps := &publishSession{write: pub.WritePacket, end: pub.Close, tracks: map[*description.Media]*stream.Track{}, log: log}
 	for i, m := range medias {
 		ps.tracks[m] = pub.Tracks[i]
 	}
@@ -82,7 +79,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	ctx.Session.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
 		if t := ps.tracks[m]; t != nil && f == m.Formats[0] {
 			ntp, _ := ctx.Session.PacketNTP(m, pkt)
-			ps.pub.WritePacket(t, pkt, time.Now(), ntp)
+			ps.write(t, pkt, time.Now(), ntp)
 		}
 	})
 	ps.log.Info("publisher started")
@@ -90,8 +87,52 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 }
 
 func (ps *publishSession) close(err error) {
-	ps.pub.Close()
+	ps.end()
 	ps.log.Info("publisher left", "reason", err)
+}
+
+// announcedTracks are the medias of a publisher's SDP that become tracks.
+func announcedTracks(desc *description.Session) ([]stream.TrackSpec, []*description.Media) {
+	var specs []stream.TrackSpec
+	var medias []*description.Media
+	for _, m := range desc.Medias {
+		if m.IsBackChannel || len(m.Formats) == 0 {
+			continue
+		}
+		specs = append(specs, stream.TrackSpec{Kind: stream.Kind(m.Type), Format: m.Formats[0]})
+		medias = append(medias, m)
+	}
+	return specs, medias
+}
+
+// announcePrivate takes a publisher to a private ingest target: only from
+// loopback (our own ffmpeg), only to a path a source registered.
+func (s *Server) announcePrivate(ctx *gortsplib.ServerHandlerOnAnnounceCtx, name string) (*base.Response, error) {
+	log := s.log.With("peer", peer(ctx.Conn))
+	if !isLoopback(ctx.Conn.NetConn().RemoteAddr()) {
+		log.Warn("publish to a private path refused: not from this machine")
+		return &base.Response{StatusCode: base.StatusForbidden}, nil
+	}
+	target := s.reg.PrivateTarget(name)
+	if target == nil {
+		log.Info("publish to an unknown private path refused")
+		return &base.Response{StatusCode: base.StatusNotFound}, nil
+	}
+	specs, medias := announcedTracks(ctx.Description)
+	if len(specs) == 0 {
+		return &base.Response{StatusCode: base.StatusBadRequest}, nil
+	}
+	tracks, err := target.SetTracks(specs)
+	if err != nil {
+		log.Info("private publish refused", "err", err)
+		return &base.Response{StatusCode: base.StatusBadRequest}, nil
+	}
+	ps := &publishSession{write: target.WritePacket, end: func() {}, tracks: map[*description.Media]*stream.Track{}, log: log.With("private", true)}
+	for i, m := range medias {
+		ps.tracks[m] = tracks[i]
+	}
+	ctx.Session.SetUserData(ps)
+	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
 // validName is C2's rule for stream names.

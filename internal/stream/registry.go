@@ -50,6 +50,7 @@ type Registry struct {
 	opts    Options
 	mu      sync.Mutex
 	streams map[string]*Stream
+	private map[string]Publisher // private ingest targets, by path
 	closed  bool
 }
 
@@ -59,7 +60,8 @@ func NewRegistry(opts Options) *Registry {
 	return &Registry{opts: opts, streams: map[string]*Stream{}}
 }
 
-// Add creates a configured stream with its sources (none: it waits for a publisher).
+// Add creates a configured stream with its sources (none: it waits for a
+// publisher), opening each with the Opener of its scheme.
 func (r *Registry) Add(name string, specs []SourceSpec) (*Stream, error) {
 	var srcs []Source
 	var names []string
@@ -75,6 +77,12 @@ func (r *Registry) Add(name string, specs []SourceSpec) (*Stream, error) {
 		srcs = append(srcs, src)
 		names = append(names, sp.Redacted)
 	}
+	return r.AddOpened(name, srcs, names)
+}
+
+// AddOpened creates a configured stream with sources opened already; names
+// are how they are shown (credentials masked).
+func (r *Registry) AddOpened(name string, srcs []Source, names []string) (*Stream, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.streams[name]; ok {

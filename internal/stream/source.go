@@ -10,14 +10,21 @@ import (
 
 // SourceSpec is one configured source of a stream, already validated.
 type SourceSpec struct {
+	// Stream is the name of the stream the source feeds.
+	Stream string
 	// URL is the source without its '#' options.
 	URL    string
 	Scheme string
-	// Options are the '#name=value' options.
+	// Options are the '#name=value' options; List holds them in the order
+	// written, repeats included (ffmpeg takes #audio=aac#audio=opus).
 	Options map[string]string
+	List    []Option
 	// Redacted is the source as it may be shown: credentials masked.
 	Redacted string
 }
+
+// Option is one '#key=value' option of a source.
+type Option struct{ Key, Value string }
 
 // Source connects to one origin and feeds what it receives to pub.
 type Source interface {

@@ -5,11 +5,9 @@ package rtsp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +66,7 @@ type settings struct {
 	reqTimeout  time.Duration
 	dataTimeout time.Duration
 	backchannel bool
+	ws          string // #transport=ws://…: RTSP inside a WebSocket; may hold credentials
 }
 
 // Open is the stream.Opener of rtsp://, rtsps:// and rtspx://. It checks the
@@ -111,35 +110,9 @@ func parse(spec stream.SourceSpec) (*settings, string, error) {
 		return nil, "", fmt.Errorf("bad URL: %w", err)
 	}
 	st.url = u
-	media := ""
-	for k, v := range spec.Options {
-		switch k {
-		case "timeout":
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return nil, "", fmt.Errorf("#timeout=%s: want whole seconds > 0", v)
-			}
-			st.reqTimeout = time.Duration(n) * time.Second
-			st.dataTimeout = st.reqTimeout
-		case "media":
-			if v != "video" && v != "audio" {
-				return nil, "", fmt.Errorf("#media=%s: want video or audio", v)
-			}
-			media = v
-		case "backchannel":
-			st.backchannel = v != "0"
-		case "transport":
-			switch v {
-			case "tcp":
-			case "udp":
-				st.protocol = gortsplib.ProtocolUDP
-			default:
-				// v may be ws://user:pass@…: never print it
-				return nil, "", errors.New("#transport: RTSP over WebSocket is not supported yet (tcp or udp)")
-			}
-		default:
-			return nil, "", fmt.Errorf("unknown option #%s", k)
-		}
+	media, err := applyOptions(options(spec), st)
+	if err != nil {
+		return nil, "", err
 	}
 	return st, media, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/pion/rtp"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
@@ -63,5 +64,24 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := Open(stream.SourceSpec{URL: "rtspx://127.0.0.1/x", Scheme: "rtspx"}); err != nil {
 		t.Errorf("rtspx: %v", err)
+	}
+}
+
+// TestDefaultPorts: rtsps and rtspx default to port 322 (S8), rtsp to 554;
+// a URL that spells the default port is the same camera.
+func TestDefaultPorts(t *testing.T) {
+	for _, c := range []struct{ a, b, scheme string }{
+		{"rtsp://cam/live", "rtsp://cam:554/live", "rtsp"},
+		{"rtsps://cam/live", "rtsps://cam:322/live", "rtsps"},
+	} {
+		ua, _ := base.ParseURL(c.a)
+		ub, _ := base.ParseURL(c.b)
+		if upstreamKey(c.scheme, ua) != upstreamKey(c.scheme, ub) {
+			t.Errorf("%s and %s are different upstreams", c.a, c.b)
+		}
+	}
+	st, _, err := parse(stream.SourceSpec{URL: "rtspx://cam/live", Scheme: "rtspx"})
+	if err != nil || st.scheme != "rtsps" || !st.insecure || portOf(st) != "322" {
+		t.Fatalf("rtspx: %+v %v", st, err)
 	}
 }

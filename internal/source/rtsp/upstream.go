@@ -3,6 +3,7 @@ package rtsp
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -406,6 +407,9 @@ func (up *upstream) client(st *settings, backchannel bool, onResponse func(*base
 // layer in front of gortsplib's parser. Each quirk it mends is logged once
 // per connection.
 func (up *upstream) dial(ctx context.Context, st *settings, network, addr string, cfg *tls.Config) (net.Conn, error) {
+	if st.ws != "" {
+		return nil, errors.New("RTSP over WebSocket is not built yet")
+	}
 	d := net.Dialer{Timeout: st.reqTimeout}
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
@@ -420,7 +424,7 @@ func (up *upstream) dial(ctx context.Context, st *settings, network, addr string
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {
 			nc.Close()
-			return nil, err
+			return nil, tlsError(err)
 		}
 		nc = tc
 	}
@@ -478,6 +482,19 @@ func (up *upstream) describeURL(ctx context.Context, st *settings, u *base.URL, 
 		return nil, nil, busyIf(fmt.Errorf("DESCRIBE: %w", err))
 	}
 	return c, desc, nil
+}
+
+// tlsError says what to do about a certificate the camera's TLS offers and
+// we cannot trust: most cameras have a self-signed one.
+func tlsError(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify) {
+		return fmt.Errorf("TLS: the camera's certificate is not trusted (%v): use rtspx:// to skip the check, or trust its CA", err)
+	}
+	return fmt.Errorf("TLS: %w", err)
 }
 
 // authRealm is the realm of the first WWW-Authenticate header.
