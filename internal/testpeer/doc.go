@@ -9,8 +9,9 @@
 //
 // The peers come from Debian packages (ffmpeg, python3-gi,
 // gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-{base,good,bad,ugly},
-// gstreamer1.0-libav, gstreamer1.0-tools, iproute2). A missing one fails the
-// test with the package names; nothing is skipped.
+// gstreamer1.0-libav, gstreamer1.0-tools, iproute2, chromium, stunnel4,
+// websockify). A missing one fails the test with the package names; nothing
+// is skipped.
 //
 // Every child process is owned by the test that started it: t.Cleanup stops it
 // (SIGTERM, then SIGKILL after 3 s) and waits for it. On Linux the children
