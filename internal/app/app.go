@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtspgate/rtspgate/internal/api"
@@ -18,6 +19,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/ffmpeg"
 	"github.com/rtspgate/rtspgate/internal/rtspserver"
 	"github.com/rtspgate/rtspgate/internal/source/demo"
+	ffmpegsrc "github.com/rtspgate/rtspgate/internal/source/ffmpeg"
 	"github.com/rtspgate/rtspgate/internal/source/rtsp"
 	"github.com/rtspgate/rtspgate/internal/stream"
 	"github.com/rtspgate/rtspgate/internal/talk"
@@ -46,18 +48,40 @@ type App struct {
 	API      *api.Server // nil when api.listen is ""
 	talks    *talk.Manager
 	log      *slog.Logger
+	// rtspAddr is the RTSP server's loopback host:port for our own
+	// children, set once it listens; sources read it from their goroutines
+	rtspAddr atomic.Pointer[string]
 }
 
-// Openers are the source kinds by scheme. Each call makes new kinds: the
-// rtsp kind shares camera sessions among the sources it opened.
-func Openers(log *slog.Logger) map[string]stream.Opener {
-	rk := rtsp.NewKind(log.With("module", "rtsp-source"))
+// openers are the source kinds by scheme; each Start makes its own (the
+// rtsp kind shares camera sessions among the sources it opened). The
+// ffmpeg kind reaches the registry and the RTSP server through a, which
+// has them once Start has made them.
+func (a *App) openers(runner *ffmpeg.Runner) map[string]stream.Opener {
+	rk := rtsp.NewKind(a.log.With("module", "rtsp-source"))
+	fk := ffmpegsrc.NewKind(ffmpegsrc.Config{
+		Runner:       runner,
+		Private:      func(pub stream.Publisher) (string, func()) { return a.Registry.Private(pub) },
+		RTSPAddr:     a.rtspLoopback,
+		StreamExists: func(name string) bool { return a.Registry.Get(name) != nil },
+		Log:          a.log.With("module", "ffmpeg-source"),
+	})
 	return map[string]stream.Opener{
-		"rtsp":  rk.Open,
-		"rtsps": rk.Open,
-		"rtspx": rk.Open,
-		"demo":  demo.Open,
+		"rtsp":   rk.Open,
+		"rtsps":  rk.Open,
+		"rtspx":  rk.Open,
+		"ffmpeg": fk.Open,
+		"demo":   demo.Open,
 	}
+}
+
+// rtspLoopback is host:port of the RTSP server as our own children reach
+// it, "" without one.
+func (a *App) rtspLoopback() string {
+	if p := a.rtspAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // WithDemo returns cfg with the demo stream added.
@@ -69,11 +93,13 @@ func WithDemo(cfg *config.Config) *config.Config {
 
 // Start builds the streams of cfg and starts the servers.
 func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
+	a := &App{log: log}
+	runner := &ffmpeg.Runner{Bin: cfg.FFmpeg.Bin, Templates: ffmpeg.Templates(cfg.FFmpeg.Templates), Log: log.With("module", "ffmpeg")}
 	so := opts.StreamOptions
 	so.Logger = log
-	so.Openers = Openers(log)
+	so.Openers = a.openers(runner)
 	reg := stream.NewRegistry(so)
-	a := &App{Registry: reg, log: log}
+	a.Registry = reg
 	for _, sc := range cfg.Streams {
 		var srcs []stream.Source
 		var names []string
@@ -98,9 +124,10 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.RTSP = srv
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(a.rtspPort()))
+		a.rtspAddr.Store(&addr)
 		warnOpenRTSP(cfg, log)
 	}
-	runner := &ffmpeg.Runner{Bin: cfg.FFmpeg.Bin, Templates: ffmpeg.Templates(cfg.FFmpeg.Templates), Log: log.With("module", "ffmpeg")}
 	a.talks = talk.New(runner, log.With("module", "talk"))
 	if cfg.API.Listen != "" {
 		srv := api.New(api.Config{

@@ -160,7 +160,6 @@ func TestOriginalKeysAccepted(t *testing.T) {
 		"api.tls_listen", "api.tls_cert", "api.tls_key", "api.unix_listen", "api.allow_paths",
 		"rtsp.pkt_size",
 		"log.format", "log.output", "log.time", "log.rtsp", "log.my_future_module",
-		"ffmpeg.global", "ffmpeg.timeout", "ffmpeg.mycodec",
 		"publish", "preload", "webrtc", "rtmp", "srtp", "hass", "homekit", "webtorrent", "ngrok", "pinggy",
 		"echo", "exec", "wyoming", "wyze", "xiaomi", "secrets",
 	}

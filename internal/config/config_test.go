@@ -193,7 +193,7 @@ homekit: {}
 	if cfg.FFmpeg.Bin != "/usr/bin/ffmpeg" || cfg.FFmpeg.Templates["h264"] != "-c:v libx264" || len(cfg.FFmpeg.Templates) != 1 {
 		t.Errorf("FFmpeg = %+v", cfg.FFmpeg)
 	}
-	want := []string{"rtsp.pkt_size", "api.origin", "log.rtsp", "ffmpeg.h264", "webrtc", "hass", "homekit"}
+	want := []string{"rtsp.pkt_size", "api.origin", "log.rtsp", "webrtc", "hass", "homekit"}
 	if !reflect.DeepEqual(cfg.Ignored, want) {
 		t.Errorf("Ignored = %q, want %q", cfg.Ignored, want)
 	}
@@ -324,7 +324,7 @@ hass: {}
 	if want := map[string]string{"h264": "three", "h265": "two"}; !reflect.DeepEqual(cfg.FFmpeg.Templates, want) {
 		t.Errorf("templates = %v", cfg.FFmpeg.Templates)
 	}
-	if !reflect.DeepEqual(cfg.Ignored, []string{"ffmpeg.h264", "ffmpeg.h265", "webrtc", "hass"}) {
+	if !reflect.DeepEqual(cfg.Ignored, []string{"webrtc", "hass"}) {
 		t.Errorf("Ignored = %q", cfg.Ignored)
 	}
 

@@ -391,10 +391,7 @@ func (d *decoder) ffmpeg(n *yaml.Node) error {
 			c.Bin = s
 			return nil
 		}
-		// the input templates serve talking from a file already; the codec
-		// ones wait for ffmpeg: sources
-		d.cfg.ignore(path)
-		c.Templates[key] = s
+		c.Templates[key] = s // ffmpeg sources and talking from a file use them
 		return nil
 	})
 }
