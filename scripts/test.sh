@@ -10,6 +10,7 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v gst-launch-1.0 >/dev/null || need+=(gstreamer1.0-tools)
 command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
+command -v /usr/bin/websockify >/dev/null || need+=(websockify)
 command -v stunnel >/dev/null || need+=(stunnel4)
 if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' 2>/dev/null; then
   need+=(python3-gi gir1.2-gst-rtsp-server-1.0)
@@ -25,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     ffmpeg gstreamer1.0-tools python3-gi gir1.2-gst-rtsp-server-1.0 iproute2 \
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-    gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium stunnel4 >/dev/null
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium stunnel4 websockify >/dev/null
 fi
 
 echo "== gofmt, go vet, staticcheck"

@@ -94,6 +94,18 @@ func (p *Process) Stop() {
 	<-p.done
 }
 
+// Kill sends SIGKILL at once, as a crashing or killed peer ends, and waits
+// for the process to exit.
+func (p *Process) Kill() {
+	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		p.stopping = true
+		p.mu.Unlock()
+		_ = p.cmd.Process.Kill()
+	})
+	<-p.done
+}
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/rtspgate/rtspgate/internal/source/rtsp/repair"
+	"github.com/rtspgate/rtspgate/internal/source/rtsp/wsconn"
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
 
@@ -407,11 +408,16 @@ func (up *upstream) client(st *settings, backchannel bool, onResponse func(*base
 // layer in front of gortsplib's parser. Each quirk it mends is logged once
 // per connection.
 func (up *upstream) dial(ctx context.Context, st *settings, network, addr string, cfg *tls.Config) (net.Conn, error) {
+	var nc net.Conn
+	var err error
 	if st.ws != "" {
-		return nil, errors.New("RTSP over WebSocket is not built yet")
+		// R7: the WebSocket carries RTSP; its URL, not the RTSP one, says
+		// where to connect and how to log in to the upgrade
+		nc, err = wsconn.Dial(ctx, st.ws, st.reqTimeout, &tls.Config{})
+	} else {
+		d := net.Dialer{Timeout: st.reqTimeout}
+		nc, err = d.DialContext(ctx, network, addr)
 	}
-	d := net.Dialer{Timeout: st.reqTimeout}
-	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
