@@ -21,6 +21,8 @@ import (
 
 // Backend is what the API needs from the rest of rtspgate.
 type Backend interface {
+	// List describes every stream without connecting anything (H1).
+	List(ctx context.Context) ([]*StreamInfo, error)
 	// Probe connects the stream's sources if needed (bounded by ctx) and
 	// describes it. Unknown name: an error wrapping ErrNotFound. A source
 	// that cannot connect is reported in its Producer (State, LastError),
@@ -47,14 +49,25 @@ type StreamInfo struct {
 	Name      string
 	Producers []Producer
 	Consumers []Consumer
+	// What came in from the producers, and what was dropped on the way,
+	// by reason ("too big", "reader too slow", "reader stuck", …).
+	BytesIn, PacketsIn uint64
+	Drops              map[string]uint64
 }
 
 // Producer is one source of a stream.
 type Producer struct {
-	URL       string // credentials already masked by the backend
-	State     string // e.g. "idle", "connecting", "online", "failed"
-	LastError string // why it last failed; "" if it did not
-	Medias    []Media
+	URL       string    // credentials already masked by the backend
+	State     string    // e.g. "idle", "connecting", "online", "failed"
+	LastError string    // why it last failed, in words; "" if it did not
+	Since     time.Time // when State was entered
+	// Health (H5): reconnects since start, RTP packets lost (sequence
+	// gaps) and interarrival jitter of its tracks, camera quirks met.
+	Reconnects int
+	Lost       uint64
+	JitterMS   float64
+	Quirks     []string
+	Medias     []Media
 	// Backchannel is "" or why the backchannel is unavailable, e.g.
 	// "camera refused the talk SETUP" or "#backchannel=0 in the config".
 	Backchannel string
@@ -74,6 +87,9 @@ type Consumer struct {
 	FormatName string // "rtsp"
 	Protocol   string // "rtsp+tcp", "rtsp+udp"
 	RemoteAddr string
+	Since      time.Time
+	// BytesSent and PacketsSent count media written to the consumer.
+	BytesSent, PacketsSent uint64
 }
 
 // Config configures a Server.

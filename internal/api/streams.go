@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // maxNameLen bounds a stream name in a query (names are URL path segments;
@@ -23,21 +24,41 @@ type streamJSON struct {
 	RTSPPort  int            `json:"rtsp_port,omitempty"`
 	Producers []producerJSON `json:"producers"`
 	Consumers []consumerJSON `json:"consumers"`
+	// rtspgate's own
+	BytesIn   uint64            `json:"bytes_in"`
+	PacketsIn uint64            `json:"packets_in"`
+	Drops     map[string]uint64 `json:"drops"`
 }
 
 type producerJSON struct {
 	URL    string   `json:"url"`
 	Medias []string `json:"medias,omitempty"`
 	// rtspgate's own; go2rtc has no such fields
-	State                  string `json:"state,omitempty"`
-	LastError              string `json:"last_error,omitempty"`
-	BackchannelUnavailable string `json:"backchannel_unavailable,omitempty"`
+	State                  string     `json:"state,omitempty"`
+	Since                  *time.Time `json:"since,omitempty"`
+	LastError              string     `json:"last_error,omitempty"`
+	Reconnects             int        `json:"reconnects"`
+	Lost                   uint64     `json:"lost"`
+	JitterMS               float64    `json:"jitter_ms"`
+	Quirks                 []string   `json:"quirks"`
+	BackchannelUnavailable string     `json:"backchannel_unavailable,omitempty"`
 }
 
 type consumerJSON struct {
-	FormatName string `json:"format_name,omitempty"`
-	Protocol   string `json:"protocol,omitempty"`
-	RemoteAddr string `json:"remote_addr,omitempty"`
+	FormatName  string     `json:"format_name,omitempty"`
+	Protocol    string     `json:"protocol,omitempty"`
+	RemoteAddr  string     `json:"remote_addr,omitempty"`
+	Since       *time.Time `json:"since,omitempty"`
+	BytesSend   uint64     `json:"bytes_send"`
+	PacketsSend uint64     `json:"packets_send"`
+}
+
+// timePtr leaves an unknown time out of the JSON.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // errorJSON is every error answer of /api/.
@@ -68,9 +89,13 @@ func mediaString(m Media) string {
 // toJSON turns a StreamInfo into its answer. Every string the backend gave
 // is masked once more: a URL with a password must never reach a client.
 func (s *Server) toJSON(name string, info *StreamInfo) streamJSON {
-	out := streamJSON{Name: name, RTSPPort: s.cfg.RTSPPort, Producers: []producerJSON{}, Consumers: []consumerJSON{}}
+	out := streamJSON{Name: name, RTSPPort: s.cfg.RTSPPort, Producers: []producerJSON{}, Consumers: []consumerJSON{}, Drops: map[string]uint64{}}
 	if info == nil {
 		return out
+	}
+	out.BytesIn, out.PacketsIn = info.BytesIn, info.PacketsIn
+	for k, v := range info.Drops {
+		out.Drops[k] = v
 	}
 	if info.Name != "" {
 		out.Name = info.Name
@@ -79,7 +104,12 @@ func (s *Server) toJSON(name string, info *StreamInfo) streamJSON {
 		pj := producerJSON{
 			URL:                    redact(p.URL),
 			State:                  p.State,
+			Since:                  timePtr(p.Since),
 			LastError:              redact(p.LastError),
+			Reconnects:             p.Reconnects,
+			Lost:                   p.Lost,
+			JitterMS:               p.JitterMS,
+			Quirks:                 append([]string{}, p.Quirks...),
 			BackchannelUnavailable: redact(p.Backchannel),
 		}
 		for _, m := range p.Medias {
@@ -88,7 +118,10 @@ func (s *Server) toJSON(name string, info *StreamInfo) streamJSON {
 		out.Producers = append(out.Producers, pj)
 	}
 	for _, c := range info.Consumers {
-		out.Consumers = append(out.Consumers, consumerJSON(c))
+		out.Consumers = append(out.Consumers, consumerJSON{
+			FormatName: c.FormatName, Protocol: c.Protocol, RemoteAddr: c.RemoteAddr,
+			Since: timePtr(c.Since), BytesSend: c.BytesSent, PacketsSend: c.PacketsSent,
+		})
 	}
 	return out
 }
@@ -111,7 +144,11 @@ func (s *Server) handleStreams(w http.ResponseWriter, r *http.Request) {
 // media query of go2rtc is accepted and not needed: a probe always
 // describes every track.
 func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
-	name, ok := streamParam(w, r, "src", "src= names the stream to describe (the list of all streams is not available yet)")
+	if q, err := url.ParseQuery(r.URL.RawQuery); err == nil && !q.Has("src") {
+		s.list(w, r)
+		return
+	}
+	name, ok := streamParam(w, r, "src", "src= names the stream to describe")
 	if !ok {
 		return
 	}
@@ -123,6 +160,28 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.toJSON(name, info))
+}
+
+// list: GET /api/streams, every stream keyed by name as go2rtc answers,
+// without connecting anything (H1).
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
+	defer cancel()
+	var infos []*StreamInfo
+	_, err := call(ctx, func() (*StreamInfo, error) {
+		var err error
+		infos, err = s.cfg.Backend.List(ctx)
+		return nil, err
+	})
+	if err != nil {
+		s.backendError(w, r, "list", "", err)
+		return
+	}
+	out := make(map[string]streamJSON, len(infos))
+	for _, info := range infos {
+		out[info.Name] = s.toJSON(info.Name, info)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // talk: POST /api/streams?dst=NAME&src=SOURCE plays SOURCE into the

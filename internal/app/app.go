@@ -136,7 +136,7 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 			Password: cfg.API.Password,
 			RTSPPort: a.rtspPort(),
 			Log:      log.With("module", "api"),
-			Backend:  &backend{reg: reg, talks: a.talks},
+			Backend:  &backend{reg: reg, talks: a.talks, rtsp: a.RTSP},
 		})
 		if err := srv.Start(); err != nil {
 			a.Close()

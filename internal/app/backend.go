@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
 	"github.com/rtspgate/rtspgate/internal/api"
+	"github.com/rtspgate/rtspgate/internal/rtspserver"
 	"github.com/rtspgate/rtspgate/internal/stream"
 	"github.com/rtspgate/rtspgate/internal/talk"
 )
@@ -22,6 +23,19 @@ const probeWait = 10 * time.Second
 type backend struct {
 	reg   *stream.Registry
 	talks *talk.Manager
+	rtsp  *rtspserver.Server // nil without an RTSP server
+}
+
+// List describes every stream as it is now.
+func (b *backend) List(ctx context.Context) ([]*api.StreamInfo, error) {
+	var out []*api.StreamInfo
+	for _, st := range b.reg.Streams() {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		out = append(out, b.describe(st))
+	}
+	return out, nil
 }
 
 // Probe connects the stream's sources if needed and describes them.
@@ -35,9 +49,19 @@ func (b *backend) Probe(ctx context.Context, name string) (*api.StreamInfo, erro
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
 	_, _ = st.WaitTracks(ctx) // a source that cannot connect shows in its state
-	info := &api.StreamInfo{Name: name, Producers: []api.Producer{}, Consumers: []api.Consumer{}}
+	info := b.describe(st)
+	return info, nil
+}
+
+// describe is what the API shows of st: its producers with their tracks,
+// sinks and health, and its readers.
+func (b *backend) describe(st *stream.Stream) *api.StreamInfo {
+	info := &api.StreamInfo{Name: st.Name, Producers: []api.Producer{}, Consumers: []api.Consumer{}}
 	for _, p := range st.Producers() {
-		ap := api.Producer{URL: p.Source, State: string(p.State), LastError: p.LastError, Backchannel: p.SinkNote}
+		ap := api.Producer{
+			URL: p.Source, State: string(p.State), Since: p.Since, Reconnects: p.Reconnects,
+			LastError: inWords(p.LastError), Backchannel: p.SinkNote,
+		}
 		for _, t := range p.Tracks {
 			ap.Medias = append(ap.Medias, api.Media{Kind: string(t.Kind), Direction: "recvonly", Codecs: []string{codecName(t.Codec(), t.Format())}})
 		}
@@ -50,7 +74,43 @@ func (b *backend) Probe(ctx context.Context, name string) (*api.StreamInfo, erro
 		}
 		info.Producers = append(info.Producers, ap)
 	}
-	return info, nil
+	if b.rtsp != nil {
+		for _, c := range b.rtsp.Consumers(st) {
+			info.Consumers = append(info.Consumers, api.Consumer{
+				FormatName: "rtsp", Protocol: c.Protocol, RemoteAddr: c.RemoteAddr,
+				Since: c.Since, BytesSent: c.BytesSent, PacketsSent: c.PacketsSent,
+			})
+		}
+	}
+	return info
+}
+
+// inWords turns a source's error into what a person can act on, keeping the
+// detail after it.
+func inWords(err string) string {
+	if err == "" {
+		return ""
+	}
+	for _, w := range []struct{ has, words string }{
+		{"401", "the camera refused the login"},
+		{"403", "the camera refused access"},
+		{"404", "the camera has no such path"},
+		{"busy:", "the camera is busy (at its session limit)"},
+		{"certificate is not trusted", "the camera's TLS certificate is not trusted"},
+		{"connection refused", "nothing answers at the camera's address"},
+		{"no route to host", "the camera's address cannot be reached"},
+		{"no such host", "the camera's host name is not known"},
+		{"no answer", "the camera did not answer in time"},
+		{"i/o timeout", "the camera sent no data in time"},
+		{"upgrade refused", "the WebSocket login was refused"},
+		{"publisher left", "the publisher left"},
+		{"no usable media", "the camera offers nothing we can use"},
+	} {
+		if strings.Contains(err, w.has) {
+			return w.words + ": " + err
+		}
+	}
+	return err
 }
 
 func codecName(name string, f format.Format) string {

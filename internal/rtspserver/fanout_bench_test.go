@@ -80,7 +80,7 @@ func benchFanOut(b *testing.B, readers int) {
 		go func() {
 			defer wg.Done()
 			defer r.Close()
-			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0}, new(atomic.Uint64))
+			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0}, new(sentCounts))
 		}()
 	}
 	payload := make([]byte, 1400)

@@ -52,6 +52,9 @@ type Server struct {
 
 	mu    sync.Mutex
 	media map[*stream.Stream]map[string]*mediaSet
+
+	cmu       sync.Mutex // the readers playing, by stream
+	consumers map[*stream.Stream]map[*session]struct{}
 }
 
 // New makes a server; Start begins listening.

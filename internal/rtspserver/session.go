@@ -39,7 +39,13 @@ type session struct {
 	since   time.Time // first PLAY
 	talk    *rtspTalk // the reader talks on the backchannel
 
-	sent atomic.Uint64 // media bytes written to the reader
+	sent sentCounts // media written to the reader
+	tr   string     // transport, once playing: "TCP" or "UDP"
+}
+
+// sentCounts are what a writer sent: bytes and RTP packets.
+type sentCounts struct {
+	bytes, packets atomic.Uint64
 }
 
 func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, peer string) *session {
@@ -133,6 +139,8 @@ func (sess *session) play(c *conn) error {
 	sess.reader = r
 	if sess.since.IsZero() {
 		sess.since = time.Now()
+		sess.tr = tr.Protocol.String()
+		sess.srv.addConsumer(sess)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sess.cancel = cancel
@@ -200,13 +208,14 @@ func (sess *session) close(err error) {
 		return
 	}
 	sess.closed = true
+	sess.srv.removeConsumer(sess)
 	sess.stopReader()
 	if sess.talk != nil {
 		sess.talk.stop()
 	}
 	sess.hold()
 	if !sess.since.IsZero() {
-		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.Load(), "reason", err)
+		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.bytes.Load(), "reason", err)
 	} else {
 		sess.log.Debug("session closed", "reason", err)
 	}
@@ -227,7 +236,7 @@ const srEvery = 5 * time.Second
 // a 4-byte header of their own per packet and one writev.
 // Sender reports go first when one is due, so a player has the clock of each
 // track before its first packet.
-func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte, sent *atomic.Uint64) error {
+func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte, sent *sentCounts) error {
 	var (
 		pkts    = make([]*stream.Packet, 0, 64)
 		hdrs    = make([]byte, 0, 4*64)
@@ -293,7 +302,8 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 		}
 		*out = bufs // writev consumes it; bufs keeps the backing array
 		err = c.writeBatch(out)
-		sent.Add(uint64(n))
+		sent.bytes.Add(uint64(n))
+		sent.packets.Add(uint64(len(pkts)))
 		clear(pkts)
 		clear(bufs)
 		if err != nil {
@@ -328,7 +338,7 @@ func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, oct
 }
 
 // writeUDP hands each packet to gortsplib, which sends one datagram per packet.
-func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media, sent *atomic.Uint64) error {
+func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media, sent *sentCounts) error {
 	var pkts []*stream.Packet
 	var err error
 	for {
@@ -344,7 +354,8 @@ func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession
 			if err := ss.WritePacketRTPWithNTP(medias[r.Position(p.Track)], &cp, p.Wall); err != nil {
 				return err
 			}
-			sent.Add(uint64(len(p.Data)))
+			sent.bytes.Add(uint64(len(p.Data)))
+			sent.packets.Add(1)
 		}
 		clear(pkts)
 	}

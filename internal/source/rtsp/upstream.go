@@ -373,6 +373,11 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	var tcpSilent liberrors.ErrClientTCPTimeout
+	var udpSilent liberrors.ErrClientUDPTimeout
+	if errors.As(err, &tcpSilent) || errors.As(err, &udpSilent) {
+		return fmt.Errorf("no data from the camera for %v (%w)", st.dataTimeout, err)
+	}
 	return err
 }
 
