@@ -111,6 +111,10 @@ func TestSourceHealth(t *testing.T) {
 			if p.Reconnects < 1 {
 				t.Errorf("reconnects %d", p.Reconnects)
 			}
+			m := scrape(t, gw)
+			if metric(m, "rtspgate_source_up", `stream="cam"`) != 0 || metric(m, "rtspgate_source_reconnects_total", `stream="cam"`) < 1 {
+				t.Errorf("metrics do not show the source down with a reconnect")
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -19,14 +19,22 @@ var web embed.FS
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// pages registers the web pages on mux: "/" and "/stream.html" are the
-// stream page (it asks for a name when the URL has no ?src=).
+// pages registers the web pages on mux: "/" is the stream list,
+// "/stream.html?src=NAME" a stream's page (it asks for a name without
+// src), and /api/talk the WebSocket of its talk button (talkws.go).
 func (s *Server) pages(mux *http.ServeMux) {
+	mux.HandleFunc("/api/talk", s.handleTalk)
+	const html, js, css = "text/html; charset=utf-8", "text/javascript; charset=utf-8", "text/css; charset=utf-8"
 	for _, p := range []struct{ pattern, file, ctype string }{
-		{"GET /{$}", "stream.html", "text/html; charset=utf-8"},
-		{"GET /stream.html", "stream.html", "text/html; charset=utf-8"},
-		{"GET /stream.js", "stream.js", "text/javascript; charset=utf-8"},
-		{"GET /style.css", "style.css", "text/css; charset=utf-8"},
+		{"GET /{$}", "index.html", html},
+		{"GET /index.html", "index.html", html},
+		{"GET /stream.html", "stream.html", html},
+		{"GET /common.js", "common.js", js},
+		{"GET /list.js", "list.js", js},
+		{"GET /stream.js", "stream.js", js},
+		{"GET /talk.js", "talk.js", js},
+		{"GET /talk-worklet.js", "talk-worklet.js", js},
+		{"GET /style.css", "style.css", css},
 	} {
 		b, err := web.ReadFile(path.Join("web", p.file))
 		if err != nil {

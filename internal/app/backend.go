@@ -56,11 +56,14 @@ func (b *backend) Probe(ctx context.Context, name string) (*api.StreamInfo, erro
 // describe is what the API shows of st: its producers with their tracks,
 // sinks and health, and its readers.
 func (b *backend) describe(st *stream.Stream) *api.StreamInfo {
-	info := &api.StreamInfo{Name: st.Name, Producers: []api.Producer{}, Consumers: []api.Consumer{}}
+	stats := st.Stats()
+	info := &api.StreamInfo{Name: st.Name, Producers: []api.Producer{}, Consumers: []api.Consumer{},
+		BytesIn: stats.BytesIn, PacketsIn: stats.PacketsIn, Drops: stats.Drops}
 	for _, p := range st.Producers() {
 		ap := api.Producer{
 			URL: p.Source, State: string(p.State), Since: p.Since, Reconnects: p.Reconnects,
 			LastError: inWords(p.LastError), Backchannel: p.SinkNote,
+			Lost: p.Lost, JitterMS: p.JitterMS, Quirks: p.Quirks,
 		}
 		for _, t := range p.Tracks {
 			ap.Medias = append(ap.Medias, api.Media{Kind: string(t.Kind), Direction: "recvonly", Codecs: []string{codecName(t.Codec(), t.Format())}})

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
 
@@ -160,11 +161,18 @@ func (sess *session) play(c *conn) error {
 // end is called by the writer goroutine of r when it stops.
 func (sess *session) end(r *stream.Reader, err error) {
 	r.Close()
+	var ne net.Error
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return
-	case errors.Is(err, stream.ErrLagged):
-		sess.log.Warn("reader dropped: it fell behind the stream")
+	case errors.Is(err, stream.ErrLagged), errors.As(err, new(liberrors.ErrServerWriteQueueFull)):
+		// behind by a whole ring (TCP) or gortsplib's send queue (UDP)
+		sess.ms.st.CountDrop(stream.DropReaderSlow)
+		sess.log.Warn("reader dropped: it fell behind the stream", "reason", err)
+	case errors.As(err, &ne) && ne.Timeout():
+		// the write deadline passed: its socket took nothing for that long
+		sess.ms.st.CountDrop(stream.DropReaderStuck)
+		sess.log.Warn("reader dropped: its connection took nothing for the write timeout", "reason", err)
 	case errors.Is(err, stream.ErrTrackEnded), errors.Is(err, stream.ErrStreamClosed):
 		sess.log.Info("reader closed", "reason", err)
 	default:

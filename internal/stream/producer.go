@@ -28,7 +28,15 @@ type ProducerInfo struct {
 	Since      time.Time
 	LastError  string
 	Reconnects int
-	Tracks     []*Track
+	// Lost counts RTP packets the source numbered and never sent us (RFC
+	// 3550 sequence gaps; a reconnect is no loss), over all its connections.
+	Lost uint64
+	// JitterMS is the largest interarrival jitter of its tracks now (RFC
+	// 3550 §6.4.1), in milliseconds.
+	JitterMS float64
+	// Quirks are the camera quirks met (Quirk* and the sources'), sorted.
+	Quirks []string
+	Tracks []*Track
 	// Sinks are what the origin takes back (its backchannel); SinkNote says
 	// why there are none when it has one that cannot be used.
 	Sinks    []SinkSpec
@@ -55,6 +63,10 @@ type producer struct {
 	busy       bool // the last failure was ErrBusy: worth waiting for
 	sinks      []SinkSpec
 	sinkNote   string
+	quirks     map[string]struct{} // reported by the source
+	// what tracks it no longer has counted, so totals never go back
+	goneLost   uint64
+	goneQuirks uint8
 }
 
 // busyBackoff is the first retry delay after ErrBusy; it doubles up to 8x.
@@ -74,6 +86,7 @@ func (p *producer) info() ProducerInfo {
 	if p.lastErr != nil {
 		pi.LastError = p.lastErr.Error()
 	}
+	p.healthLocked(&pi)
 	return pi
 }
 
@@ -195,6 +208,17 @@ func (rp *runPublisher) SetSinks(sinks []SinkSpec, note string) {
 	}
 }
 
+// Quirk is taken from stopped runs too: it is a fact about the camera, not
+// state of the run.
+func (rp *runPublisher) Quirk(name string) {
+	rp.p.s.mu.Lock()
+	defer rp.p.s.mu.Unlock()
+	if rp.p.quirks == nil {
+		rp.p.quirks = map[string]struct{}{}
+	}
+	rp.p.quirks[name] = struct{}{}
+}
+
 func (rp *runPublisher) SetTracks(specs []TrackSpec) ([]*Track, error) {
 	return rp.p.setTracks(rp.ctx, specs)
 }
@@ -248,9 +272,12 @@ func (p *producer) setTracks(ctx context.Context, specs []TrackSpec) ([]*Track, 
 			tracks[i].src = src
 			s.nextTrackID++
 		}
+		s.wmu.Lock()
+		p.retireLocked(p.tracks)
 		for _, t := range p.tracks {
-			t.close()
+			t.close() // with the counters kept: no write slips in between
 		}
+		s.wmu.Unlock()
 		p.tracks = tracks
 	}
 	p.setState(StateOnline, nil)

@@ -53,6 +53,7 @@ type Stream struct {
 	slab     slab
 	lastWake time.Time
 	hasVideo bool
+	ctr      streamCounters
 
 	rmu     sync.Mutex // serialises changes of readers
 	readers atomic.Pointer[[]*Reader]
@@ -342,9 +343,16 @@ func (s *Stream) write(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) {
 // appendLocked puts pkt into the ring and says whether readers are to be
 // woken; s.wmu held.
 func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) (wake bool) {
+	s.ctr.packetsIn++
 	if t.closed() {
+		s.ctr.bytesIn += uint64(pkt.MarshalSize())
+		s.dropLocked(&s.ctr.ended, DropTrackEnded, t, now)
 		return false
 	}
+	if t.resync {
+		t.rx.restart() // a new connection numbers afresh: no loss
+	}
+	t.rx.packet(pkt.SequenceNumber, pkt.Timestamp, now, t.clock.rate)
 	t.rewrite(pkt, now)
 	wall := t.clock.at(pkt.Timestamp, now, srcNTP, t.src)
 	key := true
@@ -357,6 +365,11 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 		if key && t.params.missing(t.codec, pkt.Payload) {
 			// parameter sets go in front of the keyframe, which is then
 			// no longer where a reader starts
+			if t.sdpParams {
+				// (without them in the SDP, they came in band, just not
+				// with this keyframe: not "only in the SDP")
+				s.quirkLocked(t, quirkParamsInSDP)
+			}
 			for _, pl := range t.params.payloads(t.codec) {
 				ps := &rtp.Packet{Header: pkt.Header, Payload: pl}
 				ps.Marker = false
@@ -370,11 +383,14 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 		t.params.observe(t.codec, pkt.Payload)
 		t.auStart = pkt.Marker || auStart && isPrefix(t.codec, pkt.Payload)
 		t.sawMarker = t.sawMarker || pkt.Marker
+		s.noteVideoLocked(t, now)
 		wake = pkt.Marker || !t.sawMarker && (auStart || now.Sub(s.lastWake) >= flushEvery)
 	} else {
 		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
 	}
-	if !s.pushLocked(t, pkt, now, wall, key) {
+	size, ok := s.pushLocked(t, pkt, now, wall, key)
+	s.ctr.bytesIn += uint64(size)
+	if !ok {
 		return false
 	}
 	if wake {
@@ -384,16 +400,19 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 }
 
 // pushLocked marshals pkt once, behind its interleaved header, into the slab
-// and puts it into the ring; s.wmu held.
-func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) bool {
-	size := pkt.MarshalSize()
+// and puts it into the ring; it returns pkt's size and false when it was
+// dropped (counted). s.wmu held.
+func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) (size int, ok bool) {
+	size = pkt.MarshalSize()
 	if size > 0xffff {
-		return false // cannot be framed for TCP readers
+		s.dropLocked(&s.ctr.tooBig, DropTooBig, t, now) // cannot be framed for TCP readers
+		return size, false
 	}
 	framed := s.slab.alloc(4 + size)
 	framed[0], framed[1], framed[2], framed[3] = '$', t.channel, byte(size>>8), byte(size)
 	if _, err := pkt.MarshalTo(framed[4:]); err != nil {
-		return false
+		s.dropLocked(&s.ctr.marshal, DropMarshal, t, now)
+		return size, false
 	}
 	data := framed[4 : 4+size : 4+size]
 	// the packet must not point into the source's read buffer
@@ -403,7 +422,7 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 		pkt.Header = pkt.Header.Clone()
 	}
 	s.ring.push(&Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now, Wall: wall, Key: key})
-	return true
+	return size, true
 }
 
 func (s *Stream) notifyReaders() {

@@ -101,6 +101,14 @@ type Track struct {
 	params    paramSets
 	clock     mediaClock
 	src       *sourceClock // shared by the tracks of one source connection
+
+	// health, guarded by the stream's write lock too
+	rx         rxStats
+	quirks     uint8     // quirk* bits met
+	videoSince time.Time // first video packet, while no marker bit came
+	sdpParams  bool      // the format (SDP) has the parameter sets
+	// quirksSettled: no quirk is left for the packet path to notice
+	quirksSettled bool
 }
 
 // Channel is the interleaved RTP channel in the header of Packet.Framed: the
@@ -137,6 +145,7 @@ func newTrack(id int, spec TrackSpec) *Track {
 	}
 	t.format.Store(&formatBox{spec.Format})
 	t.params.fromFormat(spec.Format)
+	t.sdpParams = t.params.complete()
 	t.clock.rate = clockRate(spec.Format)
 	return t
 }
@@ -157,6 +166,8 @@ func (t *Track) setFormat(f format.Format) {
 	t.format.Store(&formatBox{f})
 	t.gen.Add(1)
 	t.params.fromFormat(f)
+	t.sdpParams = t.params.complete()
+	t.quirksSettled = false
 }
 
 // Done is closed when the track ends for good (its source changed codecs, or

@@ -2,7 +2,6 @@ package talk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -85,14 +84,9 @@ func (l *Live) Write(codec string, payload []byte) error {
 // another talker took over (Err says which).
 func (l *Live) Done() <-chan struct{} { return l.sp.Done() }
 
-// Err says why the talk ended.
-func (l *Live) Err() error {
-	err := l.sp.Err()
-	if errors.Is(err, stream.ErrReplaced) {
-		return errors.New("another talker took over")
-	}
-	return err
-}
+// Err says why the talk ended: stream.ErrReplaced when another talker took
+// over.
+func (l *Live) Err() error { return l.sp.Err() }
 
 // Close ends the talk.
 func (l *Live) Close() { l.sp.Close() }

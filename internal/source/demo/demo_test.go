@@ -47,6 +47,8 @@ func (r *recorder) Wanted() bool { return true }
 
 func (r *recorder) SetSinks([]stream.SinkSpec, string) {}
 
+func (r *recorder) Quirk(string) {}
+
 func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _, _ time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -17,6 +17,7 @@ type nopPublisher struct{}
 func (nopPublisher) SetTracks([]stream.TrackSpec) ([]*stream.Track, error)        { return nil, nil }
 func (nopPublisher) Wanted() bool                                                 { return true }
 func (nopPublisher) SetSinks([]stream.SinkSpec, string)                           {}
+func (nopPublisher) Quirk(string)                                                 {}
 func (nopPublisher) WritePacket(*stream.Track, *rtp.Packet, time.Time, time.Time) {}
 
 // TestTimeoutBoundsASilentCamera (R4): a camera that accepts the connection

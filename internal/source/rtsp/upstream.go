@@ -441,7 +441,18 @@ func (up *upstream) dial(ctx context.Context, st *settings, network, addr string
 	}
 	return repair.Wrap(nc, repair.Options{OnQuirk: func(q repair.Quirk) {
 		up.log.Info("camera quirk repaired", "quirk", string(q))
+		up.quirk(string(q))
 	}}), nil
+}
+
+// quirk tells every attached source's stream of a camera quirk met, for
+// its health (H5); the streams keep each once.
+func (up *upstream) quirk(q string) {
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	for _, sb := range up.subs {
+		sb.pub.Quirk(q)
+	}
 }
 
 // tapoRealm is the realm of TP-Link Tapo cameras: they play without a login
@@ -458,6 +469,7 @@ func (up *upstream) describe(ctx context.Context, st *settings, backchannel bool
 	c, desc, err := up.describeURL(ctx, st, st.url, backchannel, onResponse)
 	if r, _ := realm.Load().(string); err != nil && isAuthError(err) && st.url.User == nil && r == tapoRealm {
 		up.log.Info("camera quirk: TP-Link Tapo asks for a login; asking again as 127.0.0.1, which it lets in without one")
+		up.quirk("TP-Link Tapo login skipped (asked as 127.0.0.1)")
 		u := st.url.Clone()
 		u.Host = joinHostPort("127.0.0.1", portOf(st))
 		c, desc, err = up.describeURL(ctx, st, u, backchannel, nil)
