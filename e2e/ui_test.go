@@ -30,34 +30,34 @@ func TestWebUI(t *testing.T) {
 	// "garage" is never read: the list shows it idle, without connecting it
 	gw := startGateway(t, "streams:\n  door: "+cam.URL+"\n  garage: rtsp://127.0.0.1:9/nothing\n", gatewayOpts{api: true})
 	testpeer.StartReader(t, gw.URL+"door") // keeps the camera online with a reader
-	ctx := uiBrowser(t)
+	ctx := testpeer.Browser(t)
 	shots := t.TempDir()
 
 	// the list
-	uiDo(t, ctx, 30*time.Second, chromedp.Navigate(gw.API+"/"))
+	testpeer.BrowserDo(t, ctx, 30*time.Second, chromedp.Navigate(gw.API+"/"))
 	door := `document.querySelector('tr[data-stream="door"]')`
-	uiWait(t, ctx, 30*time.Second, "the door row online, with its reader and a bitrate",
+	testpeer.BrowserWait(t, ctx, 30*time.Second, "the door row online, with its reader and a bitrate",
 		door+` && `+door+`.querySelector(".state").textContent === "online" && `+
 			door+`.cells[2].textContent === "1" && /[1-9][0-9.]* (k|M)?bit\/s/.test(`+door+`.cells[3].textContent)`)
-	row := uiEval(t, ctx, door+`.textContent`)
+	row := testpeer.BrowserEval(t, ctx, door+`.textContent`)
 	if !strings.Contains(row, cam.URL) {
 		t.Errorf("the door row does not show its source %s: %q", cam.URL, row)
 	}
-	garage := uiEval(t, ctx, `document.querySelector('tr[data-stream="garage"] .state').textContent`)
+	garage := testpeer.BrowserEval(t, ctx, `document.querySelector('tr[data-stream="garage"] .state').textContent`)
 	if garage != "idle" {
 		t.Errorf("the garage, never read, is %q; want idle", garage)
 	}
 	uiShot(t, ctx, filepath.Join(shots, "list.png"), "list.png")
 
 	// the stream page
-	uiDo(t, ctx, 30*time.Second,
+	testpeer.BrowserDo(t, ctx, 30*time.Second,
 		chromedp.Navigate(gw.API+"/stream.html?src=door"),
 		chromedp.WaitVisible(chromedp.ID("talk-button")),
 	)
-	if got := uiEval(t, ctx, `document.getElementById("talk").textContent`); got != "Two-way audio: yes — PCMU/8000" {
+	if got := testpeer.BrowserEval(t, ctx, `document.getElementById("talk").textContent`); got != "Two-way audio: yes — PCMU/8000" {
 		t.Errorf("two-way line %q, want %q", got, "Two-way audio: yes — PCMU/8000")
 	}
-	text := uiEval(t, ctx, `document.getElementById("info").innerText.replace(/\s+/g, " ")`)
+	text := testpeer.BrowserEval(t, ctx, `document.getElementById("info").innerText.replace(/\s+/g, " ")`)
 	for _, want := range []string{
 		"video recvonly — we receive H264",
 		"audio recvonly — we receive PCMA/8000",
@@ -74,11 +74,11 @@ func TestWebUI(t *testing.T) {
 
 	// talk for 3 s: at least 2 s of G.711 (16000 bytes) reach the speaker
 	before := cam.BackchannelBytes()
-	uiDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
-	uiWait(t, ctx, 30*time.Second, "the page talking or giving up",
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserWait(t, ctx, 30*time.Second, "the page talking or giving up",
 		`document.getElementById("talk-status").textContent.startsWith("Talking") || `+
 			`document.getElementById("talk-button").textContent === "Talk"`)
-	if st := uiEval(t, ctx, `document.getElementById("talk-status").textContent`); !strings.HasPrefix(st, "Talking to the camera (PCMU/8000)") {
+	if st := testpeer.BrowserEval(t, ctx, `document.getElementById("talk-status").textContent`); !strings.HasPrefix(st, "Talking to the camera (PCMU/8000)") {
 		t.Fatalf("after a click on Talk the page says %q", st)
 	}
 	time.Sleep(3 * time.Second)
@@ -86,10 +86,10 @@ func TestWebUI(t *testing.T) {
 	wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := cam.WaitBackchannelBytes(wctx, before+16000); err != nil {
-		t.Errorf("%v; the page says %q", err, uiEval(t, ctx, `document.getElementById("talk-status").textContent`))
+		t.Errorf("%v; the page says %q", err, testpeer.BrowserEval(t, ctx, `document.getElementById("talk-status").textContent`))
 	}
-	uiDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
-	uiWait(t, ctx, 10*time.Second, "the talk stopped",
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserWait(t, ctx, 10*time.Second, "the talk stopped",
 		`document.getElementById("talk-status").textContent.startsWith("Stopped after") && `+
 			`document.getElementById("talk-button").textContent === "Talk"`)
 	gw.logs.waitFor(t, "the browser talk ending", 10*time.Second, func(s string) bool {
@@ -97,72 +97,14 @@ func TestWebUI(t *testing.T) {
 	})
 
 	// one talker at a time: an RTSP talker replaces the page, which says so
-	uiDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
-	uiWait(t, ctx, 30*time.Second, "the page talking again",
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserWait(t, ctx, 30*time.Second, "the page talking again",
 		`document.getElementById("talk-status").textContent.startsWith("Talking to the camera")`)
 	tk := dialTalker(t, gw.URL+"door?backchannel=1", false)
 	tk.send(t, time.Second)
-	uiWait(t, ctx, 10*time.Second, "the page told it was replaced",
+	testpeer.BrowserWait(t, ctx, 10*time.Second, "the page told it was replaced",
 		`document.getElementById("talk-status").textContent.includes("replaced by another talker") && `+
 			`document.getElementById("talk-button").textContent === "Talk"`)
-}
-
-// uiBrowser starts Debian's headless chromium under chromedp with a fake
-// microphone (a beep) that pages get without a prompt, and a fresh profile.
-func uiBrowser(t *testing.T) context.Context {
-	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(testpeer.ChromiumPath(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 700),
-		chromedp.Env("HOME="+t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 700)); err != nil { // starts the browser; its context has no timeout
-		t.Fatalf("chromium: %v", err)
-	}
-	return ctx
-}
-
-func uiDo(t *testing.T, ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func uiEval(t *testing.T, ctx context.Context, js string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return s
-}
-
-// uiWait polls the JavaScript condition js until it is true.
-func uiWait(t *testing.T, ctx context.Context, d time.Duration, what, js string) {
-	t.Helper()
-	pctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		t.Fatalf("never saw %s (%v); the page says:\n%s", what, err, uiEval(t, ctx, `document.body.innerText`))
-	}
 }
 
 // uiShot saves a screenshot of the window to path and, with

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of rtspgate. It first installs, when missing, the
 # outside programs the tests drive (ffmpeg, GStreamer's RTSP server and
-# rtspsrc, iproute2), from Debian's packages: run it as root or with sudo.
+# rtspsrc, Chromium, stunnel4, websockify, iproute2), from Debian's
+# packages: run it as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -211,55 +211,6 @@ func TestListInChromium(t *testing.T) {
 	}
 }
 
-// browser starts headless chromium under chromedp, with a fake
-// microphone (a beep) that pages get without asking.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 700),
-		chromedp.Env("HOME="+t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 700)); err != nil { // starts the browser; no timeout here, see chromedp.Run
-		t.Fatalf("chromium: %v", err)
-	}
-	return ctx
-}
-
-// within runs steps with a bound.
-func within(t *testing.T, ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func evalString(t *testing.T, ctx context.Context, js string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return s
-}
-
 // waitText waits until the text of element id holds want.
 func waitText(t *testing.T, ctx context.Context, id, want string, d time.Duration) {
 	t.Helper()
@@ -267,7 +218,7 @@ func waitText(t *testing.T, ctx context.Context, id, want string, d time.Duratio
 	ctx2, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if _, err := chromedp.Run(ctx2, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		t.Fatalf("#%s never said %q (%v); it says %q", id, want, err, evalString(t, ctx, fmt.Sprintf(`document.getElementById(%q).textContent`, id)))
+		t.Fatalf("#%s never said %q (%v); it says %q", id, want, err, testpeer.BrowserEval(t, ctx, fmt.Sprintf(`document.getElementById(%q).textContent`, id)))
 	}
 }
 
@@ -279,20 +230,20 @@ func TestTalkInChromium(t *testing.T) {
 	info.Producers[0].Medias[2].Codecs = []string{"PCMU/8000"}
 	tb := newTalkBackend(map[string]*StreamInfo{"door": info})
 	base := startPage(t, tb)
-	ctx := browser(t)
+	ctx := testpeer.Browser(t)
 
-	within(t, ctx, 30*time.Second,
+	testpeer.BrowserDo(t, ctx, 30*time.Second,
 		chromedp.Navigate(base+"/stream.html?src=door"),
 		chromedp.WaitVisible(chromedp.ID("talk-button")),
 	)
-	if got := evalString(t, ctx, `document.getElementById("talk").textContent`); got != "Two-way audio: yes — PCMU/8000" {
+	if got := testpeer.BrowserEval(t, ctx, `document.getElementById("talk").textContent`); got != "Two-way audio: yes — PCMU/8000" {
 		t.Errorf("two-way line %q", got)
 	}
 	checkG711(t, ctx)
 
-	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
 	waitText(t, ctx, "talk-status", "Talking to the camera (PCMU/8000)", 20*time.Second)
-	if got := evalString(t, ctx, `document.getElementById("talk-button").textContent`); got != "Stop talking" {
+	if got := testpeer.BrowserEval(t, ctx, `document.getElementById("talk-button").textContent`); got != "Stop talking" {
 		t.Errorf("button says %q while talking", got)
 	}
 	l := tb.started()[0]
@@ -330,12 +281,12 @@ func TestTalkInChromium(t *testing.T) {
 	defer other.Close()
 	waitText(t, ctx, "talk-status", "replaced by another talker", 10*time.Second)
 	l.waitClosed(t)
-	if got := evalString(t, ctx, `document.getElementById("talk-button").textContent`); got != "Talk" {
+	if got := testpeer.BrowserEval(t, ctx, `document.getElementById("talk-button").textContent`); got != "Talk" {
 		t.Errorf("button says %q after the talk ended", got)
 	}
 
 	// talk again, then stop
-	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
 	waitText(t, ctx, "talk-status", "Talking to the camera", 20*time.Second)
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
@@ -343,7 +294,7 @@ func TestTalkInChromium(t *testing.T) {
 	} else if err := os.WriteFile(filepath.Join(t.TempDir(), "talking.png"), png, 0o644); err != nil {
 		t.Error(err)
 	}
-	within(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
+	testpeer.BrowserDo(t, ctx, 10*time.Second, chromedp.Click(chromedp.ID("talk-button")))
 	waitText(t, ctx, "talk-status", "Stopped", 10*time.Second)
 	s := tb.started()
 	s[len(s)-1].waitClosed(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
@@ -29,19 +30,28 @@ type speaker struct {
 	media   *description.Media
 	formats []format.Format
 	seq     uint16
+	// timestamps continue too: a talker's own timestamps are moved so its
+	// first packet follows the last one sent by the time that passed
+	// (cameras' depayloaders may stop on a jump)
+	tsSet    bool
+	tsOffset uint32
+	lastTS   uint32
+	lastAt   time.Time
+	fresh    bool // no packet of this talker yet
 }
 
 // talk makes sp the camera's talker, replacing the previous one, and waits
 // until the session has the backchannel set up (restarting the session if
 // it runs without), or ctx ends.
 func (up *upstream) talk(ctx context.Context) (stream.Speaker, error) {
-	sp := &speaker{up: up, done: make(chan struct{}), seq: uint16(rand.Uint32())}
+	sp := &speaker{up: up, done: make(chan struct{}), seq: uint16(rand.Uint32()), fresh: true}
 	up.mu.Lock()
 	if old := up.speaker; old != nil {
 		old.end(stream.ErrReplaced)
 		// the backchannel stays set up: take over its numbering
 		old.mu.Lock()
 		sp.seq = old.seq
+		sp.tsSet, sp.lastTS, sp.lastAt = old.tsSet, old.lastTS, old.lastAt
 		old.mu.Unlock()
 	}
 	up.speaker = sp
@@ -116,9 +126,21 @@ func (sp *speaker) WritePacket(f format.Format, pkt *rtp.Packet) error {
 		return err
 	}
 	c, m := sp.client, sp.media
+	now := time.Now()
+	if sp.fresh {
+		sp.fresh = false
+		next := pkt.Timestamp
+		if sp.tsSet {
+			ticks := uint32(max(now.Sub(sp.lastAt).Seconds()*float64(f.ClockRate()), 1))
+			next = sp.lastTS + ticks
+		}
+		sp.tsOffset = next - pkt.Timestamp
+	}
 	pkt.PayloadType = f.PayloadType()
 	pkt.SequenceNumber = sp.seq
+	pkt.Timestamp += sp.tsOffset
 	sp.seq++
+	sp.tsSet, sp.lastTS, sp.lastAt = true, pkt.Timestamp, now
 	sp.mu.Unlock()
 	return c.WritePacketRTP(m, pkt)
 }
