@@ -40,7 +40,7 @@ func apiCall(t *testing.T, method, u string) (int, []byte) {
 	return res.StatusCode, b
 }
 
-// TestProbeShowsBackchannel (A4, H2): the probe of a camera with an ONVIF
+// TestProbeShowsBackchannel: the probe of a camera with an ONVIF
 // backchannel lists it as a sendonly medium with its codec, in the
 // original's JSON shape, with credentials masked; the probe page, rendered
 // by headless Chromium, says so in words.
@@ -94,7 +94,7 @@ func toneWAV(t *testing.T, d time.Duration) string {
 	return p
 }
 
-// TestTalkFromFile (A3): POST ?dst=&src=ffmpeg:FILE plays the file into the
+// TestTalkFromFile: POST ?dst=&src=ffmpeg:FILE plays the file into the
 // camera's backchannel in real time; an empty src stops it; a second
 // talker replaces the first.
 func TestTalkFromFile(t *testing.T) {
@@ -169,7 +169,7 @@ func TestTalkFromFile(t *testing.T) {
 	}
 }
 
-// TestBackchannelRequestRules (R6): DESCRIBE carries the ONVIF Require
+// TestBackchannelRequestRules: DESCRIBE carries the ONVIF Require
 // header unless #backchannel=0, whatever other # options say; a camera that
 // refuses the header still streams (retried without it).
 func TestBackchannelRequestRules(t *testing.T) {

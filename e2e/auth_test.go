@@ -10,7 +10,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestAuthLoopbackBypassAndRemoteCredentials (S4): with rtsp.username set, a
+// TestAuthLoopbackBypassAndRemoteCredentials: with rtsp.username set, a
 // loopback reader needs no credentials; a reader in another network
 // namespace is refused without them and served with them, by Basic or
 // Digest as ffprobe chooses.

@@ -120,8 +120,8 @@ func TestUnknownStreamIs404(t *testing.T) {
 	}
 }
 
-// TestCameraOverUDPVideoOnly: #transport=udp pulls RTP over UDP (R1) and
-// #media=video keeps only the video track (R5).
+// TestCameraOverUDPVideoOnly: #transport=udp pulls RTP over UDP and
+// #media=video keeps only the video track.
 func TestCameraOverUDPVideoOnly(t *testing.T) {
 	t.Parallel()
 	cam := testpeer.StartCamera(t, testpeer.CameraOptions{Path: "/cam", Audio: "pcma"})

@@ -14,7 +14,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestDemoBinary runs the real binary with no config in an empty folder (D1):
+// TestDemoBinary runs the real binary with no config in an empty folder:
 // it must log the URL to open and serve "demo" to ffprobe.
 func TestDemoBinary(t *testing.T) {
 	bin := buildBinary(t)
@@ -123,7 +123,7 @@ func drain(ch chan string) string {
 	}
 }
 
-// TestBadConfigNamesFileLineAndKey (C5): a bad file stops start-up with one
+// TestBadConfigNamesFileLineAndKey: a bad file stops start-up with one
 // message naming the file, line and key, and never the password.
 func TestBadConfigNamesFileLineAndKey(t *testing.T) {
 	bin := buildBinary(t)
@@ -170,7 +170,7 @@ func TestCameraURLsNeverLogged(t *testing.T) {
 	}
 }
 
-// TestTrailingSlashIsTheSameStream (S1): rtsp://host/demo/ is rtsp://host/demo.
+// TestTrailingSlashIsTheSameStream: rtsp://host/demo/ is rtsp://host/demo.
 func TestTrailingSlashIsTheSameStream(t *testing.T) {
 	t.Parallel()
 	gw := startGateway(t, "", gatewayOpts{demo: true})

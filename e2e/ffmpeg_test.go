@@ -71,7 +71,7 @@ func isFFmpeg(pid int) bool {
 	return err == nil && strings.TrimSpace(string(comm)) == "ffmpeg" && !processGone(pid)
 }
 
-// TestFFmpegSources (F1): ffmpeg: sources read a file (copied, and
+// TestFFmpegSources: ffmpeg: sources read a file (copied, and
 // transcoded), a camera with credentials, and another stream of the same
 // gateway; readers see what ffmpeg made of them. A failing ffmpeg leaves
 // its stderr in the log.
@@ -126,7 +126,7 @@ func TestFFmpegSources(t *testing.T) {
 	})
 }
 
-// TestFFmpegSelfReference (F1): a stream that reads itself is refused at
+// TestFFmpegSelfReference: a stream that reads itself is refused at
 // load, naming the stream.
 func TestFFmpegSelfReference(t *testing.T) {
 	t.Parallel()
@@ -145,7 +145,7 @@ func TestFFmpegSelfReference(t *testing.T) {
 	}
 }
 
-// TestFFmpegStopsWithLastReader (F2): ffmpeg runs only while the stream has
+// TestFFmpegStopsWithLastReader: ffmpeg runs only while the stream has
 // readers, and is gone within 10 s of the last one leaving.
 func TestFFmpegStopsWithLastReader(t *testing.T) {
 	t.Parallel()
@@ -181,7 +181,7 @@ func TestFFmpegStopsWithLastReader(t *testing.T) {
 	}
 }
 
-// TestFFmpegGoneAfterSIGTERM (F2): the real binary, stopped with SIGTERM
+// TestFFmpegGoneAfterSIGTERM: the real binary, stopped with SIGTERM
 // while ffmpeg runs for a reader, leaves no ffmpeg behind.
 func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 	bin := buildBinary(t)

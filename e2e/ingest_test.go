@@ -11,7 +11,7 @@ import (
 )
 
 // TestIngestSpecCommand publishes with the exact ffmpeg command of the
-// feature document and reads it back (S5).
+// feature document and reads it back.
 func TestIngestSpecCommand(t *testing.T) {
 	t.Parallel()
 	clip := testpeer.TestClip(t, 4)
@@ -105,7 +105,7 @@ func TestIngestUnconfiguredName(t *testing.T) {
 	}
 }
 
-// TestIngestOverUDP: a publisher may send its RTP over UDP too (S5).
+// TestIngestOverUDP: a publisher may send its RTP over UDP too.
 func TestIngestOverUDP(t *testing.T) {
 	t.Parallel()
 	clip := testpeer.TestClip(t, 4)

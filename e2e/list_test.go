@@ -35,7 +35,7 @@ func getList(t *testing.T, gw *gateway) listJSON {
 	return l
 }
 
-// TestStreamListAndNoPasswords (H1): the list shows every stream with its
+// TestStreamListAndNoPasswords: the list shows every stream with its
 // sources (masked), state and readers; no answer of any endpoint holds a
 // camera password.
 func TestStreamListAndNoPasswords(t *testing.T) {
@@ -91,7 +91,7 @@ func TestStreamListAndNoPasswords(t *testing.T) {
 	}
 }
 
-// TestSourceHealth (H5): a camera that stops sending shows, within its
+// TestSourceHealth: a camera that stops sending shows, within its
 // #timeout, the state change and the last error in words in the API.
 func TestSourceHealth(t *testing.T) {
 	t.Parallel()

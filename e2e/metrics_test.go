@@ -58,7 +58,7 @@ func waitMetric(t *testing.T, gw *gateway, what string, d time.Duration, cond fu
 	}
 }
 
-// TestMetrics (H4, H5): scraped while 3 readers play a camera: the reader
+// TestMetrics: scraped while 3 readers play a camera: the reader
 // gauge is 3 and then 0, counters rise, and a camera that goes away shows
 // its source down with a reconnect.
 func TestMetrics(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestMarkerlessCameraEveryReaderDecodes (R9): a camera that never sets the
+// TestMarkerlessCameraEveryReaderDecodes: a camera that never sets the
 // RTP marker bit. Readers that join at different moments each start at a
 // keyframe with its parameter sets and decode without errors.
 func TestMarkerlessCameraEveryReaderDecodes(t *testing.T) {
@@ -38,7 +38,7 @@ func TestMarkerlessCameraEveryReaderDecodes(t *testing.T) {
 	}
 }
 
-// TestCameraNewParametersAfterReconnect (R8): the camera comes back with
+// TestCameraNewParametersAfterReconnect: the camera comes back with
 // the same codec at another resolution and sends its parameter sets only in
 // the SDP. A reader that stayed gets the new ones in band and decodes the
 // new size; a new reader gets the new SDP.
@@ -90,7 +90,7 @@ func TestCameraNewParametersAfterReconnect(t *testing.T) {
 	}
 }
 
-// TestTapoWithoutLogin (R9): a TP-Link Tapo answers 401 with its realm to a
+// TestTapoWithoutLogin: a TP-Link Tapo answers 401 with its realm to a
 // source with no credentials; asked again with 127.0.0.1 as the URL's host,
 // it plays.
 func TestTapoWithoutLogin(t *testing.T) {
@@ -118,7 +118,7 @@ func TestTapoWithoutLogin(t *testing.T) {
 	}
 }
 
-// TestStalledCameraKeepsTimestamps (S8): a camera stops sending for 2 s,
+// TestStalledCameraKeepsTimestamps: a camera stops sending for 2 s,
 // then sends what it owes, late, with its RTP timestamps and sender reports
 // still on the media clock. A reader through rtspgate sees no jump: its
 // presentation times stay continuous to within one frame.
@@ -170,7 +170,7 @@ func checkContinuous(t *testing.T, pkts []testpeer.ProbePacket, kind string, ste
 	}
 }
 
-// TestCameraAnswersRepaired (R9): answers that ffmpeg's RTSP client takes
+// TestCameraAnswersRepaired: answers that ffmpeg's RTSP client takes
 // but gortsplib's parser refuses play through rtspgate, and each repair is
 // logged once per camera session.
 func TestCameraAnswersRepaired(t *testing.T) {

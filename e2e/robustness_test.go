@@ -37,7 +37,7 @@ func stuckReader(t *testing.T, base, name string) net.Conn {
 	return rc.Conn
 }
 
-// TestStuckReaderDoesNotSlowOthers (S7): a reader that PLAYs and never
+// TestStuckReaderDoesNotSlowOthers: a reader that PLAYs and never
 // reads is dropped by its write deadline while another reader decodes
 // every frame without errors.
 func TestStuckReaderDoesNotSlowOthers(t *testing.T) {
@@ -69,7 +69,7 @@ func TestStuckReaderDoesNotSlowOthers(t *testing.T) {
 	})
 }
 
-// TestMalformedRequestsEndOnlyTheirConnection (E1): garbage on one
+// TestMalformedRequestsEndOnlyTheirConnection: garbage on one
 // connection ends that connection; a reader playing at the same time is not
 // disturbed and the stream keeps serving new readers.
 func TestMalformedRequestsEndOnlyTheirConnection(t *testing.T) {

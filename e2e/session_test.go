@@ -11,7 +11,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestOneCameraSessionForSeveralStreams (R8, C2): one camera listed in three
+// TestOneCameraSessionForSeveralStreams: one camera listed in three
 // streams, each with its own #media, is pulled through one camera session.
 // GStreamer's shared media answers a second DESCRIBE with 503 while a first
 // session plays only part of the media, so a second session would fail.

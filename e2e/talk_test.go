@@ -85,7 +85,7 @@ func (tk *talker) send(t *testing.T, d time.Duration) {
 	}
 }
 
-// TestTalkOverRTSP (A2): a reader of ?backchannel=1, or one that sends the
+// TestTalkOverRTSP: a reader of ?backchannel=1, or one that sends the
 // ONVIF Require header, gets the camera's backchannel codec in its SDP, and
 // what it sends reaches the camera's speaker.
 func TestTalkOverRTSP(t *testing.T) {
@@ -124,7 +124,7 @@ func TestTalkOverRTSP(t *testing.T) {
 	}
 }
 
-// TestBackchannelSetupRefused (R6): a doorbell that refuses the SETUP of
+// TestBackchannelSetupRefused: a doorbell that refuses the SETUP of
 // its backchannel still streams; talking fails with a clear answer and the
 // probe says why there is no two-way audio.
 func TestBackchannelSetupRefused(t *testing.T) {
@@ -147,7 +147,7 @@ func TestBackchannelSetupRefused(t *testing.T) {
 	}
 }
 
-// TestDoorbellListedTwiceAsksOnce (R6): the same doorbell in two streams,
+// TestDoorbellListedTwiceAsksOnce: the same doorbell in two streams,
 // one with #backchannel=0, is one camera session that asks for the
 // backchannel once.
 func TestDoorbellListedTwiceAsksOnce(t *testing.T) {

@@ -104,7 +104,7 @@ func (c countWriter) Write(p []byte) (int, error) {
 	return k, err
 }
 
-// TestTLSRtspxPlays (R2): rtspx:// connects to a camera behind stunnel
+// TestTLSRtspxPlays: rtspx:// connects to a camera behind stunnel
 // without checking its certificate, and the media arrives inside that TLS
 // connection: the camera has no other way to the gateway.
 func TestTLSRtspxPlays(t *testing.T) {
@@ -142,7 +142,7 @@ func TestTLSRtspxPlays(t *testing.T) {
 	}
 }
 
-// TestTLSRtspsSelfSignedRefused (R2): rtsps:// checks the certificate, for a
+// TestTLSRtspsSelfSignedRefused: rtsps:// checks the certificate, for a
 // host name and for an IP address. A self-signed one is refused: the reader
 // gets 503 and the log says why and suggests rtspx://.
 func TestTLSRtspsSelfSignedRefused(t *testing.T) {
@@ -178,7 +178,7 @@ func sourceFailure(logs, name string) string {
 	return ""
 }
 
-// TestTLSRtspsTrustedCA (R2): with the test CA trusted through
+// TestTLSRtspsTrustedCA: with the test CA trusted through
 // SSL_CERT_FILE, rtsps:// plays with verification on, by host name and by
 // IP address. Go reads SSL_CERT_FILE once per process, so this runs the
 // real binary.

@@ -15,7 +15,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestWebUI (H3, A5): the web pages against the real gateway and the
+// TestWebUI: the web pages against the real gateway and the
 // GStreamer ONVIF camera, in Debian's chromium driven over CDP. The list
 // shows the stream online with its reader and bitrate; the stream page its
 // tracks and "Two-way audio: yes — PCMU/8000"; its Talk button sends the

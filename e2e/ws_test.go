@@ -10,7 +10,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// TestCameraOverWebSocket (R7): the GStreamer camera is reachable only
+// TestCameraOverWebSocket: the GStreamer camera is reachable only
 // through websockify, as cameras that speak RTSP inside a WebSocket are;
 // rtspgate pulls it with #transport=ws://…, with and without Basic
 // credentials on the upgrade, and refuses the stream (503) when they are

@@ -20,7 +20,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/config"
 )
 
-// defaultConfig is read when no -c is given and it exists (C1).
+// defaultConfig is read when no -c is given and it exists.
 const defaultConfig = "rtspgate.yaml"
 
 const usage = `Usage: rtspgate [-c FILE]...

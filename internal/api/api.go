@@ -21,7 +21,7 @@ import (
 
 // Backend is what the API needs from the rest of rtspgate.
 type Backend interface {
-	// List describes every stream without connecting anything (H1).
+	// List describes every stream without connecting anything.
 	List(ctx context.Context) ([]*StreamInfo, error)
 	// Probe connects the stream's sources if needed (bounded by ctx) and
 	// describes it. Unknown name: an error wrapping ErrNotFound. A source
@@ -61,7 +61,7 @@ type Producer struct {
 	State     string    // e.g. "idle", "connecting", "online", "failed"
 	LastError string    // why it last failed, in words; "" if it did not
 	Since     time.Time // when State was entered
-	// Health (H5): reconnects since start, RTP packets lost (sequence
+	// Health: reconnects since start, RTP packets lost (sequence
 	// gaps) and interarrival jitter of its tracks, camera quirks met.
 	Reconnects int
 	Lost       uint64

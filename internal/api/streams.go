@@ -163,7 +163,7 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
 }
 
 // list: GET /api/streams, every stream keyed by name as go2rtc answers,
-// without connecting anything (H1).
+// without connecting anything.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.callTimeout)
 	defer cancel()

@@ -25,7 +25,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/talk"
 )
 
-// DemoStream is the stream served when no config is given (D1).
+// DemoStream is the stream served when no config is given.
 const DemoStream = "demo"
 
 // Options are settings that are not in the config file.

@@ -18,8 +18,8 @@ import (
 // probeWait bounds how long a probe waits for a stream's sources.
 const probeWait = 10 * time.Second
 
-// backend is what the HTTP API asks of the streams: the probe (A4, H2) and
-// talking from a file or URL (A3).
+// backend is what the HTTP API asks of the streams: the probe and
+// talking from a file or URL.
 type backend struct {
 	reg   *stream.Registry
 	talks *talk.Manager

@@ -25,8 +25,8 @@ func mustParse(t *testing.T, yml string) *Config {
 	return cfg
 }
 
-// The RTSP client example of rtsp-module.md, as written (with the trailing
-// space after glichy_camera's source).
+// The RTSP client example of go2rtc's RTSP module documentation, as
+// written (with the trailing space after glichy_camera's source).
 const clientExample = `streams:
   sonoff_camera: rtsp://rtsp:12345678@192.168.1.123/av_stream/ch0
   dahua_camera:

@@ -384,7 +384,7 @@ func (d *decoder) ffmpeg(n *yaml.Node) error {
 		if err != nil {
 			return err
 		}
-		if key == "bin" { // talking from a file or URL (A3) runs it
+		if key == "bin" { // talking from a file or URL runs it
 			if s == "" {
 				return d.errorf(resolve(v), path, "want the ffmpeg program (name or path), got nothing")
 			}

@@ -7,7 +7,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
 
-// ConsumerInfo describes one reader for the API and metrics (H1).
+// ConsumerInfo describes one reader for the API and metrics.
 type ConsumerInfo struct {
 	RemoteAddr string
 	Protocol   string // "rtsp+tcp" or "rtsp+udp"

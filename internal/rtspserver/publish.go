@@ -14,7 +14,7 @@ import (
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
 
-// publishSession is one ingest publisher (S5), or a child of ours
+// publishSession is one ingest publisher, or a child of ours
 // publishing to a private ingest target.
 type publishSession struct {
 	write  func(t *stream.Track, pkt *rtp.Packet, now, ntp time.Time)

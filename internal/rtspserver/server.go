@@ -181,7 +181,7 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	}
 }
 
-// authorize applies S4: credentials only when configured and only for
+// authorize applies the loopback rule: credentials only when configured and only for
 // clients that are not on loopback.
 func (s *Server) authorize(sc *gortsplib.ServerConn, req *base.Request) bool {
 	if s.cfg.Username == "" {

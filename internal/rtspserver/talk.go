@@ -23,7 +23,7 @@ const onvifBackchannel = "www.onvif.org/ver20/backchannel"
 
 // wantsBackchannel reports whether a reader's query asks for the
 // backchannel: most players cannot send the ONVIF Require header, so
-// `?backchannel=1` does the same (A2).
+// `?backchannel=1` does the same.
 func wantsBackchannel(rawQuery string) bool {
 	q, err := url.ParseQuery(rawQuery)
 	return err == nil && q.Get("backchannel") == "1"

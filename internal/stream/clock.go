@@ -2,8 +2,8 @@ package stream
 
 import "time"
 
-// The wall time a reader's RTCP sender reports pair with a packet's RTP time
-// (S8). Arrival time is not it: a camera whose packets come late after a
+// The wall time a reader's RTCP sender reports pair with a packet's RTP
+// time. Arrival time is not it: a camera whose packets come late after a
 // stall (a busy encoder, Wi-Fi) would make every reader's timestamps jump. So
 // a track follows its media clock from one anchor, or, when the source sends
 // its own sender reports, the source's NTP times, which keep its tracks in

@@ -7,7 +7,7 @@ import (
 
 // TestClockIgnoresLateArrival: packets that come 2 s late after a stall,
 // with timestamps still on the media clock, keep their wall times on the
-// media clock: sender reports made from them do not jump (S8).
+// media clock: sender reports made from them do not jump.
 func TestClockIgnoresLateArrival(t *testing.T) {
 	c := mediaClock{rate: 90000}
 	t0 := time.Unix(1000, 0)

@@ -10,7 +10,7 @@ import (
 // parameter sets of a track, from its SDP and from what the source sent in
 // band. A keyframe that arrives without them gets them put in front, so that
 // every reader that starts at a keyframe, or stays across a reconnect with
-// new parameters, can decode it (R8, R9): cameras that send them only in the
+// new parameters, can decode it: cameras that send them only in the
 // SDP, only once, or changed them after a reconnect all look the same to a
 // reader then.
 type paramSets struct {

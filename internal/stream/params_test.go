@@ -40,7 +40,7 @@ func (c *collect) nal(_ string, _ byte, n []byte, _ bool) {
 
 // TestMarkerlessKeyframeStart: without marker bits, a new timestamp starts an
 // access unit, so a reader that joins late still starts at the keyframe and
-// is woken once per frame (R9).
+// is woken once per frame.
 func TestMarkerlessKeyframeStart(t *testing.T) {
 	s, pub := published(t, h264Spec)
 	v := pub.Tracks[0]
@@ -129,7 +129,7 @@ func TestInBandParametersNotRepeated(t *testing.T) {
 
 // TestNewParametersAfterReconnect: same codec, new SPS (a resolution change):
 // the track stays, its format and generation change, and readers already
-// there get the new SPS in band before the next keyframe (R8).
+// there get the new SPS in band before the next keyframe.
 func TestNewParametersAfterReconnect(t *testing.T) {
 	reg := NewRegistry(testOptions())
 	defer reg.Close()

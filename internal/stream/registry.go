@@ -101,7 +101,7 @@ func (r *Registry) Get(name string) *Stream {
 }
 
 // GetOrCreate returns the stream, creating a dynamic one that lives while it
-// is published (S5: unconfigured names are created by their publisher).
+// is published: a name not in the config is created by its publisher.
 func (r *Registry) GetOrCreate(name string) *Stream {
 	r.mu.Lock()
 	defer r.mu.Unlock()

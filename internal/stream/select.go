@@ -10,7 +10,7 @@ import (
 // HasCodecFilter reports whether a query says which tracks it wants.
 func HasCodecFilter(query string) bool { return codecfilter.Has(query) }
 
-// Select picks tracks by a codec filter query (S3): "video" and "audio" take
+// Select picks tracks by a codec filter query: "video" and "audio" take
 // the first track of that kind, "=all" every one, "=h264,h265" the first of
 // those codecs; keys may repeat; "mp4" is video=h264,h265&audio=aac. The
 // result follows the order of the keys and holds no track twice. The

@@ -8,7 +8,7 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Media has a direction (A1). Tracks carry media from a source to readers;
+// Media has a direction. Tracks carry media from a source to readers;
 // a sink carries media the other way, from a talker to the origin: a
 // camera's ONVIF backchannel (its SDP lists it as sendonly, for us to send
 // on). Sources announce their sinks with Publisher.SetSinks; something that
@@ -26,7 +26,7 @@ type SinkSpec struct {
 var (
 	// ErrNoSink: no source of the stream has a backchannel.
 	ErrNoSink = errors.New("no source of the stream takes audio back (no backchannel)")
-	// ErrReplaced ends a speaker when another talker takes the sink (A3).
+	// ErrReplaced ends a speaker when another talker takes the sink.
 	ErrReplaced = errors.New("another talker took over")
 )
 

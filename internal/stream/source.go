@@ -66,7 +66,7 @@ type Publisher interface {
 	Wanted() bool
 	// SetSinks declares what the origin takes back (its backchannel), or
 	// none; note says why there is none when the origin has one that cannot
-	// be used (e.g. its SETUP was refused). Shown by the probe (A4).
+	// be used (e.g. its SETUP was refused). Shown by the probe.
 	SetSinks(sinks []SinkSpec, note string)
 	// Quirk records a camera quirk the source met (a repair it made), by a
 	// short stable name; the producer's health lists each once.

@@ -1,4 +1,4 @@
-// Package talk plays a file or URL into a stream's backchannel (A3): ffmpeg
+// Package talk plays a file or URL into a stream's backchannel: ffmpeg
 // transcodes it to a G.711 codec the camera accepts, and the packets go to
 // the stream's sink in real time. One playback per stream; a new one, or any
 // other talker, replaces it.

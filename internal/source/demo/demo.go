@@ -1,4 +1,4 @@
-// Package demo is the built-in "demo:" source (D1): an 8 s H.264 + A-law
+// Package demo is the built-in "demo:" source: an 8 s H.264 + A-law
 // clip embedded in the binary, looped in real time with continuous
 // timestamps, so rtspgate has something to show with no camera at hand.
 package demo

@@ -80,7 +80,7 @@ func applyOptions(opts []stream.Option, st *settings) (media string, err error) 
 }
 
 // applyTransport takes #transport: tcp, udp, or a ws:// or wss:// URL to
-// carry RTSP in a WebSocket (R7).
+// carry RTSP in a WebSocket.
 func applyTransport(v string, st *settings) error {
 	lv := strings.ToLower(v)
 	switch {

@@ -157,7 +157,7 @@ func (s *Source) Run(ctx context.Context, pub stream.Publisher) error {
 	}
 }
 
-// Talk implements stream.Talker: the camera's ONVIF backchannel (A2, A3).
+// Talk implements stream.Talker: the camera's ONVIF backchannel.
 func (s *Source) Talk(ctx context.Context) (stream.Speaker, error) {
 	if !s.backchannel {
 		return nil, stream.ErrNoSink

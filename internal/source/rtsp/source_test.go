@@ -20,7 +20,7 @@ func (nopPublisher) SetSinks([]stream.SinkSpec, string)                         
 func (nopPublisher) Quirk(string)                                                 {}
 func (nopPublisher) WritePacket(*stream.Track, *rtp.Packet, time.Time, time.Time) {}
 
-// TestTimeoutBoundsASilentCamera (R4): a camera that accepts the connection
+// TestTimeoutBoundsASilentCamera: a camera that accepts the connection
 // and never answers fails after #timeout, not never.
 func TestTimeoutBoundsASilentCamera(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,7 +68,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 	}
 }
 
-// TestDefaultPorts: rtsps and rtspx default to port 322 (S8), rtsp to 554;
+// TestDefaultPorts: rtsps and rtspx default to port 322, rtsp to 554;
 // a URL that spells the default port is the same camera.
 func TestDefaultPorts(t *testing.T) {
 	for _, c := range []struct{ a, b, scheme string }{

@@ -45,7 +45,7 @@ type upstream struct {
 	// noBackchannel: the camera refused the ONVIF Require header once;
 	// later sessions do not ask again
 	noBackchannel bool
-	speaker       *speaker // the one talker (A3)
+	speaker       *speaker // the one talker
 }
 
 // subscriber is one attached source.
@@ -277,7 +277,7 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 
 	c, desc, err := up.describe(ctx, &st, askBC)
 	if err != nil && askBC && ctx.Err() == nil && !isAuthError(err) && !errors.Is(err, errNoAnswer) && !isLimit(err) {
-		// R6: some cameras refuse or break on the backchannel Require
+		// some cameras refuse or break on the backchannel Require
 		// header; one that says nothing at all is not helped by a retry
 		c, desc, err = up.describe(ctx, &st, false)
 		if err == nil {
@@ -393,7 +393,7 @@ func (up *upstream) client(st *settings, backchannel bool, onResponse func(*base
 		RequestBackChannels: backchannel,
 		OnResponse:          onResponse,
 		// without these gortsplib prints each event on stderr; losses show
-		// in the stream's health later (H5)
+		// in the stream's health later
 		OnPacketsLost: func(uint64) {},
 		OnDecodeError: func(error) {},
 		// every answer passes the repair layer; for TLS it sits on the
@@ -416,7 +416,7 @@ func (up *upstream) dial(ctx context.Context, st *settings, network, addr string
 	var nc net.Conn
 	var err error
 	if st.ws != "" {
-		// R7: the WebSocket carries RTSP; its URL, not the RTSP one, says
+		// the WebSocket carries RTSP; its URL, not the RTSP one, says
 		// where to connect and how to log in to the upgrade
 		nc, err = wsconn.Dial(ctx, st.ws, st.reqTimeout, &tls.Config{})
 	} else {
@@ -446,7 +446,7 @@ func (up *upstream) dial(ctx context.Context, st *settings, network, addr string
 }
 
 // quirk tells every attached source's stream of a camera quirk met, for
-// its health (H5); the streams keep each once.
+// its health; the streams keep each once.
 func (up *upstream) quirk(q string) {
 	up.mu.Lock()
 	defer up.mu.Unlock()
