@@ -77,6 +77,7 @@ func startTalk(st *stream.Stream, ss *gortsplib.ServerSession, bc *description.M
 			select {
 			case t.pkts <- talkPacket{f, cp}:
 			default:
+				st.CountDrop("talk packet dropped")
 				if t.dropped.Add(1) == 1 {
 					log.Warn("talk packets dropped: the camera's backchannel is not taking them")
 				}
