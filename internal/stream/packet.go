@@ -66,53 +66,31 @@ func isKeyStart(codec string, payload []byte) bool {
 }
 
 func h264Key(p []byte) bool {
-	typ := p[0] & 0x1f
-	switch typ {
-	case 5, 7, 8: // IDR, SPS, PPS
-		return true
-	case 24: // STAP-A: look at every aggregated unit
-		for q := p[1:]; len(q) > 2; {
-			n := int(q[0])<<8 | int(q[1])
-			if n == 0 || len(q) < 2+n {
-				return false
-			}
-			if t := q[2] & 0x1f; t == 5 || t == 7 {
-				return true
-			}
-			q = q[2+n:]
-		}
-	case 28: // FU-A: the start fragment carries the type
-		if len(p) > 1 && p[1]&0x80 != 0 {
-			return p[1]&0x1f == 5
-		}
-	}
-	return false
+	k := keySink{whole: len(p)}
+	forEachH264(p, &k)
+	return k.key
 }
 
 func h265Key(p []byte) bool {
-	if len(p) < 3 {
-		return false
+	k := keySink{whole: len(p)}
+	forEachH265(p, &k)
+	return k.key
+}
+
+// keySink is a nalSink that finds where a decoder can start: the start of
+// an IDR/IRAP picture, a sequence (or video) parameter set that is not a
+// fragment, or a picture parameter set sent on its own.
+type keySink struct {
+	whole int // the payload's length: a NAL unit that long is the whole packet
+	key   bool
+}
+
+func (k *keySink) nal(codec string, typ byte, n []byte, start bool) {
+	single := n != nil && len(n) == k.whole
+	if codec == "H264" {
+		k.key = k.key || typ == 5 && start || typ == 7 && n != nil || typ == 8 && single
+		return
 	}
-	typ := (p[0] >> 1) & 0x3f
-	switch {
-	case typ >= 16 && typ <= 21, typ >= 32 && typ <= 34: // IRAP, VPS/SPS/PPS
-		return true
-	case typ == 48: // aggregation packet
-		for q := p[2:]; len(q) > 3; {
-			n := int(q[0])<<8 | int(q[1])
-			if n < 1 || len(q) < 2+n {
-				return false
-			}
-			if t := (q[2] >> 1) & 0x3f; (t >= 16 && t <= 21) || t == 32 || t == 33 {
-				return true
-			}
-			q = q[2+n:]
-		}
-	case typ == 49: // fragmentation unit
-		if p[2]&0x80 != 0 {
-			t := p[2] & 0x3f
-			return t >= 16 && t <= 21
-		}
-	}
-	return false
+	irap := typ >= 16 && typ <= 21
+	k.key = k.key || irap && start || (typ == 32 || typ == 33) && n != nil || typ == 34 && single
 }

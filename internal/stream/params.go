@@ -61,6 +61,9 @@ func (ps *paramSets) nal(codec string, typ byte, n []byte, start bool) {
 		}
 		return
 	}
+	if n != nil && len(n) < 2 {
+		return // not even an H.265 NAL header: nothing to keep
+	}
 	switch {
 	case typ == 32 && n != nil:
 		ps.vps, ps.fresh = keep(ps.vps, n), true
@@ -120,7 +123,7 @@ func forEachH265(p []byte, sink nalSink) {
 	case 48: // aggregation packet
 		for q := p[2:]; len(q) > 3; {
 			n := int(q[0])<<8 | int(q[1])
-			if n < 2 || len(q) < 2+n {
+			if n < 1 || len(q) < 2+n {
 				return
 			}
 			sink.nal("H265", (q[2]>>1)&0x3f, q[2:2+n], true)
