@@ -39,16 +39,14 @@ func (lt liveTalk) Codecs() []string {
 }
 
 func (lt liveTalk) Write(codec string, payload []byte) error {
-	err := lt.Live.Write(strings.TrimSuffix(strings.ToUpper(codec), "/8000"), payload)
-	if errors.Is(err, stream.ErrReplaced) {
-		return fmt.Errorf("%w", api.ErrTalkReplaced)
-	}
-	return err
+	return replaced(lt.Live.Write(strings.TrimSuffix(strings.ToUpper(codec), "/8000"), payload))
 }
 
 // Err says why the talk ended, as the API names a takeover.
-func (lt liveTalk) Err() error {
-	err := lt.Live.Err()
+func (lt liveTalk) Err() error { return replaced(lt.Live.Err()) }
+
+// replaced names a takeover by another talker as the API does.
+func replaced(err error) error {
 	if errors.Is(err, stream.ErrReplaced) {
 		return fmt.Errorf("%w", api.ErrTalkReplaced)
 	}

@@ -1,6 +1,7 @@
 package rtspserver
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -56,10 +57,6 @@ func (s *Server) Consumers(st *stream.Stream) []ConsumerInfo {
 			PacketsSent: sess.sent.packets.Load(),
 		})
 	}
-	for i := 1; i < len(out); i++ { // a handful: insertion sort by age
-		for j := i; j > 0 && out[j].Since.Before(out[j-1].Since); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b ConsumerInfo) int { return a.Since.Compare(b.Since) })
 	return out
 }

@@ -97,7 +97,7 @@ func (sess *session) play(c *conn) error {
 			tracks = append(tracks, sess.ms.tracks[pos])
 			medias = append(medias, m)
 		}
-		talks = talks || m == sess.ms.bc && m != nil
+		talks = talks || m == sess.ms.bc // bc is nil when the stream has none
 	}
 	if len(tracks) == 0 && !talks {
 		return errors.New("nothing set up")
@@ -357,14 +357,20 @@ func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession
 		if err != nil {
 			return err
 		}
+		var n, bytes uint64
 		for _, p := range pkts {
 			cp := *p.RTP // gortsplib sets the SSRC on the packet it gets
-			if err := ss.WritePacketRTPWithNTP(medias[r.Position(p.Track)], &cp, p.Wall); err != nil {
-				return err
+			if err = ss.WritePacketRTPWithNTP(medias[r.Position(p.Track)], &cp, p.Wall); err != nil {
+				break
 			}
-			sent.bytes.Add(uint64(len(p.Data)))
-			sent.packets.Add(1)
+			n++
+			bytes += uint64(len(p.Data))
 		}
+		sent.bytes.Add(bytes) // once a batch, not once a packet
+		sent.packets.Add(n)
 		clear(pkts)
+		if err != nil {
+			return err
+		}
 	}
 }

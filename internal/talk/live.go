@@ -32,7 +32,7 @@ func StartLive(ctx context.Context, st *stream.Stream) (*Live, error) {
 	}
 	l := &Live{sp: sp, formats: map[string]format.Format{}, seq: uint16(rand.Uint32()), ts: rand.Uint32(), first: true}
 	for _, f := range sp.Formats() {
-		if c := stream.CodecName(f); (c == "PCMU" || c == "PCMA") && f.ClockRate() == 8000 && l.formats[c] == nil {
+		if c := g711(f); c != "" && l.formats[c] == nil {
 			l.formats[c] = f
 		}
 	}

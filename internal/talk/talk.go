@@ -131,16 +131,21 @@ func pick(formats []format.Format, want []string) (format.Format, string, error)
 	}
 	var offered []string
 	for _, f := range formats {
-		codec := stream.CodecName(f)
-		offered = append(offered, codec)
-		if codec != "PCMU" && codec != "PCMA" || f.ClockRate() != 8000 {
-			continue
-		}
-		if choice == "auto" || strings.EqualFold(choice, codec) {
+		offered = append(offered, stream.CodecName(f))
+		if codec := g711(f); codec != "" && (choice == "auto" || strings.EqualFold(choice, codec)) {
 			return f, codec, nil
 		}
 	}
 	return nil, "", fmt.Errorf("%w: the camera's backchannel takes %s; #audio=%s cannot be sent (pcmu, pcma or auto)", ErrBadSource, strings.Join(offered, ", "), choice)
+}
+
+// g711 is f's codec name, "PCMU" or "PCMA", when f is G.711 at 8 kHz, which
+// is what a talker sends; "" otherwise.
+func g711(f format.Format) string {
+	if c := stream.CodecName(f); (c == "PCMU" || c == "PCMA") && f.ClockRate() == 8000 {
+		return c
+	}
+	return ""
 }
 
 // Stop ends the playback into stream name, if any, and waits for it.

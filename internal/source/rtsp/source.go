@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -122,12 +123,7 @@ func parse(spec stream.SourceSpec) (*settings, string, error) {
 func upstreamKey(scheme string, u *base.URL) string {
 	host := u.Host
 	if u.Port() == "" {
-		port := "554"
-		if scheme != "rtsp" {
-			port = "322"
-		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		host = joinHostPort(host, port)
+		host = net.JoinHostPort(u.Hostname(), defaultPort(scheme))
 	}
 	user := ""
 	if u.User != nil {
@@ -136,11 +132,13 @@ func upstreamKey(scheme string, u *base.URL) string {
 	return scheme + "://" + user + "@" + strings.ToLower(host) + (*url.URL)(u).EscapedPath() + "?" + u.RawQuery
 }
 
-func joinHostPort(host, port string) string {
-	if strings.Contains(host, ":") {
-		return "[" + host + "]:" + port
+// defaultPort is the port of a URL without one: 554 for rtsp, 322 for
+// rtsps and rtspx.
+func defaultPort(scheme string) string {
+	if scheme == "rtsp" {
+		return "554"
 	}
-	return host + ":" + port
+	return "322"
 }
 
 // Run implements stream.Source: it attaches to the camera session (starting

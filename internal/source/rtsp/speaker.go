@@ -47,7 +47,7 @@ func (up *upstream) talk(ctx context.Context) (stream.Speaker, error) {
 	sp := &speaker{up: up, done: make(chan struct{}), seq: uint16(rand.Uint32()), fresh: true}
 	up.mu.Lock()
 	if old := up.speaker; old != nil {
-		old.end(stream.ErrReplaced)
+		old.finish(stream.ErrReplaced)
 		// the backchannel stays set up: take over its numbering
 		old.mu.Lock()
 		sp.seq = old.seq
@@ -167,9 +167,7 @@ func (sp *speaker) Close() {
 	sp.finish(errors.New("talk closed"))
 }
 
-// end ends sp with err; up.mu held.
-func (sp *speaker) end(err error) { sp.finish(err) }
-
+// finish ends sp with err, once.
 func (sp *speaker) finish(err error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()

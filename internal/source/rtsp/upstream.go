@@ -71,7 +71,7 @@ type session struct {
 	// set once the camera's medias are set up
 	medias []*description.Media
 	online bool
-	routes atomic.Pointer[[]route] // by position in medias
+	routes atomic.Pointer[map[*description.Media][]target] // by camera media
 	// the backchannel, when set up for a talker
 	client *gortsplib.Client
 	bc     *description.Media
@@ -79,16 +79,10 @@ type session struct {
 	sinks  []stream.SinkSpec
 }
 
-// route is where packets of one camera media go.
-type route struct {
-	media   *description.Media
-	targets []target
-}
-
+// target is one place packets of a camera media go.
 type target struct {
 	pub   stream.Publisher
 	track *stream.Track
-	sub   *subscriber
 }
 
 func newUpstream(k *Kind, key string, st *settings) *upstream {
@@ -168,8 +162,7 @@ func (up *upstream) startLocked() {
 func (up *upstream) newSessionLocked() *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{ctx: ctx, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
-	empty := []route{}
-	sess.routes.Store(&empty)
+	sess.routes.Store(&map[*description.Media][]target{})
 	up.sess = sess
 	return sess
 }
@@ -204,7 +197,7 @@ func (up *upstream) loop(sess *session) {
 		}
 		up.subs = nil
 		if up.speaker != nil {
-			up.speaker.end(err)
+			up.speaker.finish(err)
 			up.speaker = nil
 		}
 		up.mu.Unlock()
@@ -249,12 +242,11 @@ func (up *upstream) attachLocked(sess *session, sb *subscriber) {
 
 // routeLocked publishes where each media's packets go now; up.mu held.
 func (up *upstream) routeLocked(sess *session) {
-	routes := make([]route, len(sess.medias))
-	for i, m := range sess.medias {
-		routes[i].media = m
+	routes := make(map[*description.Media][]target, len(sess.medias))
+	for _, m := range sess.medias {
 		for _, sb := range up.subs {
 			if t := sb.tracks[m]; t != nil {
-				routes[i].targets = append(routes[i].targets, target{pub: sb.pub, track: t, sub: sb})
+				routes[m] = append(routes[m], target{pub: sb.pub, track: t})
 			}
 		}
 	}
@@ -351,18 +343,14 @@ func (up *upstream) run(ctx context.Context, sess *session) error {
 		}
 		now := time.Now()
 		ntp, _ := c.PacketNTP(m, pkt)
-		for _, r := range *sess.routes.Load() {
-			if r.media != m {
-				continue
+		targets := (*sess.routes.Load())[m]
+		for i, tg := range targets {
+			p := pkt
+			if i < len(targets)-1 {
+				cp := *pkt // each stream rewrites the header of its own copy
+				p = &cp
 			}
-			for i, tg := range r.targets {
-				p := pkt
-				if i < len(r.targets)-1 {
-					cp := *pkt // each stream rewrites the header of its own copy
-					p = &cp
-				}
-				tg.pub.WritePacket(tg.track, p, now, ntp)
-			}
+			tg.pub.WritePacket(tg.track, p, now, ntp)
 		}
 	})
 	if err := request(&st, func() error { _, err := c.Play(nil); return err }, c); err != nil {
@@ -471,7 +459,7 @@ func (up *upstream) describe(ctx context.Context, st *settings, backchannel bool
 		up.log.Info("camera quirk: TP-Link Tapo asks for a login; asking again as 127.0.0.1, which it lets in without one")
 		up.quirk("TP-Link Tapo login skipped (asked as 127.0.0.1)")
 		u := st.url.Clone()
-		u.Host = joinHostPort("127.0.0.1", portOf(st))
+		u.Host = net.JoinHostPort("127.0.0.1", portOf(st))
 		c, desc, err = up.describeURL(ctx, st, u, backchannel, nil)
 	}
 	return c, desc, err
@@ -481,10 +469,7 @@ func portOf(st *settings) string {
 	if p := st.url.Port(); p != "" {
 		return p
 	}
-	if st.scheme == "rtsps" {
-		return "322"
-	}
-	return "554"
+	return defaultPort(st.scheme)
 }
 
 func (up *upstream) describeURL(ctx context.Context, st *settings, u *base.URL, backchannel bool, onResponse func(*base.Response)) (*gortsplib.Client, *description.Session, error) {
