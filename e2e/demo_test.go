@@ -17,58 +17,27 @@ import (
 // TestDemoBinary runs the real binary with no config in an empty folder:
 // it must log the URL to open and serve "demo" to ffprobe.
 func TestDemoBinary(t *testing.T) {
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("rtspgate did not stop within 10 s of SIGTERM")
-			return
-		}
-		if exitErr != nil {
-			t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", exitErr)
-		}
-	})
 	urlCh := make(chan string, 1)
 	logs := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
+	b := startBinary(t, t.TempDir(), nil, func(line string) {
+		select {
+		case logs <- line:
+		default:
+		}
+		if i := strings.Index(line, "ffplay rtsp://"); i >= 0 {
+			u := strings.TrimSuffix(line[i+len("ffplay "):], `"`)
 			select {
-			case logs <- line:
+			case urlCh <- u:
 			default:
 			}
-			if i := strings.Index(line, "ffplay rtsp://"); i >= 0 {
-				u := strings.TrimSuffix(line[i+len("ffplay "):], `"`)
-				select {
-				case urlCh <- u:
-				default:
-				}
-			}
 		}
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
+	})
+	t.Cleanup(func() { b.stop(t) })
 	var url string
 	select {
 	case url = <-urlCh:
-	case <-exited:
-		t.Fatalf("rtspgate exited at start: %v\n%s", exitErr, drain(logs))
+	case <-b.exited:
+		t.Fatalf("rtspgate exited at start: %v\n%s", b.exitErr, drain(logs))
 	case <-time.After(15 * time.Second):
 		t.Fatal("rtspgate did not log the demo URL within 15 s")
 	}
@@ -109,6 +78,65 @@ func buildBinary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// binary is the real rtspgate running as a child process.
+type binary struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once it has exited
+	exitErr error         // valid once exited is closed
+	stopped bool
+}
+
+// startBinary starts the built rtspgate with args in dir, with env added to
+// the environment (the last value wins), and hands each line it writes on
+// stderr, in order, to onLine from one goroutine. exited is closed after the
+// last line, once the process has been waited for. The test's cleanup does
+// not stop it: use stop or the process directly.
+func startBinary(t *testing.T, dir string, env []string, onLine func(string), args ...string) *binary {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &binary{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			onLine(sc.Text())
+		}
+		b.exitErr = cmd.Wait()
+		close(b.exited)
+	}()
+	return b
+}
+
+// stop sends SIGTERM and wants a clean exit within 10 s; past that it kills
+// the binary. Only the first call does anything.
+func (b *binary) stop(t *testing.T) {
+	if b.stopped {
+		return
+	}
+	b.stopped = true
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+		if b.exitErr != nil {
+			t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", b.exitErr)
+		}
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+		t.Error("rtspgate did not stop within 10 s of SIGTERM")
+	}
 }
 
 func drain(ch chan string) string {

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -184,7 +182,6 @@ func TestFFmpegStopsWithLastReader(t *testing.T) {
 // TestFFmpegGoneAfterSIGTERM: the real binary, stopped with SIGTERM
 // while ffmpeg runs for a reader, leaves no ffmpeg behind.
 func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
 	clip := testpeer.TestClip(t, 4)
 	port := testpeer.FreePort(t)
 	dir := t.TempDir()
@@ -195,40 +192,23 @@ func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", cfgPath)
-	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var exitErr error
 	pids := make(chan int, 10)
 	logs := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			select {
-			case logs <- line:
-			default:
-			}
-			for _, pid := range startedPIDs(line) {
-				pids <- pid
-			}
+	b := startBinary(t, dir, nil, func(line string) {
+		select {
+		case logs <- line:
+		default:
 		}
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
+		for _, pid := range startedPIDs(line) {
+			pids <- pid
+		}
+	}, "-c", cfgPath)
 	t.Cleanup(func() {
 		select {
-		case <-exited:
+		case <-b.exited:
 		default:
-			_ = cmd.Process.Kill()
-			<-exited
+			_ = b.cmd.Process.Kill()
+			<-b.exited
 		}
 		if t.Failed() {
 			t.Logf("rtspgate log:\n%s", drain(logs))
@@ -260,14 +240,14 @@ func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 	if !isFFmpeg(pid) {
 		t.Fatalf("pid %d is not a running ffmpeg", pid)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitProcessGone(t, 10*time.Second, "rtspgate got SIGTERM", pid)
 	select {
-	case <-exited:
-		if exitErr != nil {
-			t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", exitErr)
+	case <-b.exited:
+		if b.exitErr != nil {
+			t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", b.exitErr)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("rtspgate did not exit within 10 s of SIGTERM")

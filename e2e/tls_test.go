@@ -1,18 +1,15 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -185,7 +182,6 @@ func sourceFailure(logs, name string) string {
 func TestTLSRtspsTrustedCA(t *testing.T) {
 	t.Parallel()
 	tc := startTLSCamera(t, false)
-	bin := buildBinary(t)
 	rtspPort := testpeer.FreePort(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rtspgate.yaml")
@@ -194,61 +190,26 @@ func TestTLSRtspsTrustedCA(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", cfg)
-	cmd.Dir = dir
-	// the last value wins, should the environment name a CA file already
-	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+tc.certs.CAFile)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	logs := &logBuffer{}
 	listening := make(chan struct{})
-	exited := make(chan struct{})
-	var exitErr error
-	go func() {
-		var once sync.Once
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintln(logs, sc.Text())
-			if strings.Contains(sc.Text(), "RTSP server listening") {
-				once.Do(func() { close(listening) })
-			}
+	var once sync.Once
+	// the last value wins, should the environment name a CA file already
+	b := startBinary(t, dir, []string{"SSL_CERT_FILE=" + tc.certs.CAFile}, func(line string) {
+		fmt.Fprintln(logs, line)
+		if strings.Contains(line, "RTSP server listening") {
+			once.Do(func() { close(listening) })
 		}
-		exitErr = cmd.Wait()
-		close(exited)
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-			if exitErr != nil {
-				t.Errorf("rtspgate exited with %v after SIGTERM, want a clean exit", exitErr)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Error("rtspgate did not stop within 10 s of SIGTERM")
-		}
-	}
+	}, "-c", cfg)
 	t.Cleanup(func() {
-		stop()
+		b.stop(t)
 		if t.Failed() {
 			t.Logf("rtspgate log:\n%s", logs.String())
 		}
 	})
 	select {
 	case <-listening:
-	case <-exited:
-		t.Fatalf("rtspgate exited at start: %v", exitErr)
+	case <-b.exited:
+		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
 	case <-time.After(15 * time.Second):
 		t.Fatal("rtspgate did not log that it listens within 15 s")
 	}
@@ -266,7 +227,7 @@ func TestTLSRtspsTrustedCA(t *testing.T) {
 			t.Errorf("%s: ffprobe through rtspgate: %s, want video:h264 first", name, got)
 		}
 	}
-	stop()
+	b.stop(t)
 	if l := logs.String(); strings.Contains(l, "source failed") {
 		t.Errorf("a source failed with the CA trusted:\n%s", l)
 	}

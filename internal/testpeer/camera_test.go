@@ -84,6 +84,24 @@ func TestCameraCodecs(t *testing.T) {
 	}
 }
 
+// wantDecoded decodes 2 s of url with ffmpeg: no error lines and at least
+// 40 frames (25 fps; a live source may deliver a little more or less). It
+// returns the frame count.
+func wantDecoded(t *testing.T, url, transport string) int {
+	t.Helper()
+	frames, errLines, err := DecodeCheck(t.Context(), url, transport, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errLines) != 0 {
+		t.Errorf("error lines: %q", errLines)
+	}
+	if frames < 40 {
+		t.Errorf("decoded %d frames in 2 s, want about 50", frames)
+	}
+	return frames
+}
+
 func TestCameraDecode(t *testing.T) {
 	t.Parallel()
 	cam := StartCamera(t, CameraOptions{})
@@ -91,17 +109,7 @@ func TestCameraDecode(t *testing.T) {
 	t.Run("ffmpeg", func(t *testing.T) {
 		t.Parallel()
 		start := time.Now()
-		frames, errLines, err := DecodeCheck(t.Context(), cam.URL, "tcp", 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(errLines) != 0 {
-			t.Errorf("error lines: %q", errLines)
-		}
-		// 2 s at 25 fps; the live source may deliver a little more or less.
-		if frames < 40 {
-			t.Errorf("decoded %d frames in 2 s, want about 50", frames)
-		}
+		frames := wantDecoded(t, cam.URL, "tcp")
 		t.Logf("ffmpeg decoded %d frames in %v", frames, time.Since(start))
 	})
 	t.Run("gstreamer-tcp", func(t *testing.T) {

@@ -20,32 +20,9 @@ import (
 	"github.com/rtspgate/rtspgate/internal/source/rtsp/wsconn"
 )
 
-// websockifyEchoTarget is a TCP server on 127.0.0.1 that sends back what it gets.
-func websockifyEchoTarget(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
 func TestWebsockifyEcho(t *testing.T) {
 	t.Parallel()
-	u := StartWebsockify(t, WebsockifyOptions{Target: websockifyEchoTarget(t)})
+	u := StartWebsockify(t, WebsockifyOptions{Target: echoServer(t)})
 	if !strings.HasPrefix(u, "ws://127.0.0.1:") || !strings.HasSuffix(u, "/") {
 		t.Fatalf("URL %q, want ws://127.0.0.1:PORT/", u)
 	}
@@ -67,7 +44,7 @@ func TestWebsockifyEcho(t *testing.T) {
 func TestWebsockifyBasicAuth(t *testing.T) {
 	t.Parallel()
 	const pass = "pw-7:x"
-	u := StartWebsockify(t, WebsockifyOptions{Target: websockifyEchoTarget(t), User: "cam", Password: pass})
+	u := StartWebsockify(t, WebsockifyOptions{Target: echoServer(t), User: "cam", Password: pass})
 	withCreds := func(user, pass string) string {
 		return strings.Replace(u, "ws://", "ws://"+user+":"+pass+"@", 1)
 	}
