@@ -253,3 +253,23 @@ func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 		t.Fatal("rtspgate did not exit within 10 s of SIGTERM")
 	}
 }
+
+// TestFFmpegTemplatesFromConfig: a codec template under ffmpeg: in the
+// config replaces the built-in one, and ffmpeg really runs it: "pcma"
+// overridden to encode µ-law comes out as µ-law.
+func TestFFmpegTemplatesFromConfig(t *testing.T) {
+	t.Parallel()
+	clip := testpeer.TestClip(t, 4)
+	yml := "streams:\n  cam: ffmpeg:" + clip + "#video=copy#audio=pcma\n" +
+		"ffmpeg:\n  pcma: \"-c:a pcm_mulaw -ar:a 8000 -ac:a 1\"\n"
+	gw := startGateway(t, yml, gatewayOpts{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	streams, err := testpeer.FFprobe(ctx, gw.URL+"cam", "tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codecsOf(streams); got != "video:h264,audio:pcm_mulaw" {
+		t.Fatalf("through rtspgate: %s, want the overriding template's pcm_mulaw", got)
+	}
+}
