@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"github.com/rtspgate/rtspgate/internal/redact"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -114,7 +115,7 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = errors.New("the stream list took longer than " + timeout.String())
 		}
-		ch <- prometheus.NewInvalidMetric(c.readers, errors.New("metrics: "+redact(err.Error())))
+		ch <- prometheus.NewInvalidMetric(c.readers, errors.New("metrics: "+redact.Text(err.Error())))
 		return
 	}
 	seen := map[string]bool{}
@@ -153,7 +154,7 @@ func (c *streamCollector) collectStream(ch chan<- prometheus.Metric, info *Strea
 	for _, p := range info.Producers {
 		// masked again: a URL with a password must never leave, and the
 		// label is what a dashboard shows
-		src := redact(p.URL)
+		src := redact.Text(p.URL)
 		if strings.HasPrefix(src, "publisher ") {
 			// one series per stream, not per publisher connection
 			src = "publisher"

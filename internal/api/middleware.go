@@ -7,8 +7,9 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
+
+	"github.com/rtspgate/rtspgate/internal/redact"
 )
 
 // routes builds the handler: the guards, outermost first, then the mux.
@@ -122,7 +123,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 				panic(p) // net/http's way to abort a response on purpose
 			}
 			s.log.Error("panic in an HTTP handler", "method", r.Method, "path", r.URL.Path,
-				"panic", redact(fmt.Sprint(p)), "stack", string(debug.Stack()))
+				"panic", redact.Text(fmt.Sprint(p)), "stack", string(debug.Stack()))
 			if rec.status != 0 {
 				// the answer has begun: cutting the connection is all that is left
 				panic(http.ErrAbortHandler)
@@ -172,40 +173,3 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// redact hides the password of every "scheme://user:pass@" in s, as
-// "user:***@". The backend masks its URLs already; this is the last line,
-// for error texts that may quote a source.
-func redact(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "://")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
-		// the URL ends at a space, a quote or the next URL
-		end := strings.IndexAny(s, " \t\r\n\"'<>")
-		if next := strings.Index(s, "://"); next >= 0 && (end < 0 || next < end) {
-			end = next
-		}
-		if end < 0 {
-			end = len(s)
-		}
-		u := s[:end]
-		// the last '@' ends the user info, so a password holding '@' or
-		// '/' is hidden whole
-		if at := strings.LastIndexByte(u, '@'); at >= 0 {
-			if user, _, hasPass := strings.Cut(u[:at], ":"); hasPass && !strings.ContainsAny(user, "/?#") {
-				b.WriteString(user)
-				b.WriteString(":***")
-				s = s[at:]
-				continue
-			}
-		}
-		b.WriteString(u)
-		s = s[end:]
-	}
-}

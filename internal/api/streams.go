@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rtspgate/rtspgate/internal/redact"
 	"io"
 	"net/http"
 	"net/url"
@@ -102,15 +103,15 @@ func (s *Server) toJSON(name string, info *StreamInfo) streamJSON {
 	}
 	for _, p := range info.Producers {
 		pj := producerJSON{
-			URL:                    redact(p.URL),
+			URL:                    redact.Text(p.URL),
 			State:                  p.State,
 			Since:                  timePtr(p.Since),
-			LastError:              redact(p.LastError),
+			LastError:              redact.Text(p.LastError),
 			Reconnects:             p.Reconnects,
 			Lost:                   p.Lost,
 			JitterMS:               p.JitterMS,
 			Quirks:                 append([]string{}, p.Quirks...),
-			BackchannelUnavailable: redact(p.Backchannel),
+			BackchannelUnavailable: redact.Text(p.Backchannel),
 		}
 		for _, m := range p.Medias {
 			pj.Medias = append(pj.Medias, mediaString(m))
@@ -215,13 +216,13 @@ func (s *Server) talk(w http.ResponseWriter, r *http.Request) {
 	if src == "" {
 		s.log.Info("backchannel stopped", "stream", name, "remote", r.RemoteAddr)
 	} else {
-		s.log.Info("backchannel playing", "stream", name, "source", redact(src), "remote", r.RemoteAddr)
+		s.log.Info("backchannel playing", "stream", name, "source", redact.Text(src), "remote", r.RemoteAddr)
 	}
 	// Describing the stream after playback started is the answer go2rtc
 	// gives; if that fails the playback still stands, so say so plainly.
 	info, err := call(ctx, func() (*StreamInfo, error) { return s.cfg.Backend.Probe(ctx, name) })
 	if err != nil {
-		s.log.Debug("stream not described after talk", "stream", name, "err", redact(err.Error()))
+		s.log.Debug("stream not described after talk", "stream", name, "err", redact.Text(err.Error()))
 		writeJSON(w, http.StatusOK, s.toJSON(name, nil))
 		return
 	}
@@ -255,7 +256,7 @@ func streamParam(w http.ResponseWriter, r *http.Request, key, missing string) (s
 // 409 no backchannel, 400 a source that cannot play, 504 the camera did not
 // answer in time, 500 anything else.
 func (s *Server) backendError(w http.ResponseWriter, r *http.Request, op, name string, err error) {
-	msg := redact(err.Error())
+	msg := redact.Text(err.Error())
 	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -272,7 +273,7 @@ func (s *Server) backendError(w http.ResponseWriter, r *http.Request, op, name s
 	}
 	var pe *panicError
 	if errors.As(err, &pe) {
-		s.log.Error("panic in the backend", "op", op, "stream", name, "panic", redact(fmt.Sprint(pe.val)), "stack", string(pe.stack))
+		s.log.Error("panic in the backend", "op", op, "stream", name, "panic", redact.Text(fmt.Sprint(pe.val)), "stack", string(pe.stack))
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}

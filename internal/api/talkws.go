@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/rtspgate/rtspgate/internal/redact"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -227,9 +229,13 @@ func (s *Server) serveTalk(ctx context.Context, ws *websocket.Conn, lt LiveTalk,
 	}()
 
 	sent := 0
+	// one buffer for every message: LiveTalk.Write does not keep payload.
+	// One byte over the limit, so that gorilla's limit (and its 1009
+	// close frame) is what stops a message too big, also a fragmented one.
+	buf := make([]byte, talkMaxMessage+1)
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(talkReadIdle))
-		kind, msg, err := ws.ReadMessage()
+		kind, msg, err := readMessage(ws, buf)
 		if err != nil {
 			var ce *websocket.CloseError
 			why := "connection lost: " + err.Error()
@@ -271,6 +277,30 @@ func (s *Server) serveTalk(ctx context.Context, ws *websocket.Conn, lt LiveTalk,
 	}
 }
 
+// readMessage reads the next message into buf, over the socket's read
+// limit, instead of a new slice as ws.ReadMessage would.
+func readMessage(ws *websocket.Conn, buf []byte) (int, []byte, error) {
+	kind, r, err := ws.NextReader()
+	if err != nil {
+		return kind, nil, err
+	}
+	n := 0
+	for {
+		if n == len(buf) {
+			// the read limit fails the read first; this only guards buf
+			return kind, nil, websocket.ErrReadLimit
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		switch {
+		case err == io.EOF:
+			return kind, buf[:n], nil
+		case err != nil:
+			return kind, nil, err
+		}
+	}
+}
+
 // endReason is the close code and reason for a session that ended with
 // err.
 func endReason(err error) (int, string) {
@@ -280,7 +310,7 @@ func endReason(err error) (int, string) {
 	case err == nil:
 		return closeCamera, "the talk ended"
 	}
-	return closeCamera, "the camera's backchannel failed: " + redact(err.Error())
+	return closeCamera, "the camera's backchannel failed: " + redact.Text(err.Error())
 }
 
 // endTalk sends a close frame and waits a moment for the page's answer,

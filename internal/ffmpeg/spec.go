@@ -161,10 +161,10 @@ func (s Spec) Redacted() string {
 		b.WriteString("#audio=" + v)
 	}
 	if s.InputTemplate != "" {
-		b.WriteString("#input=" + redactText(s.InputTemplate))
+		b.WriteString("#input=" + redact.Text(s.InputTemplate))
 	}
 	for _, v := range s.Raw {
-		b.WriteString("#raw=" + redactText(v))
+		b.WriteString("#raw=" + redact.Text(v))
 	}
 	return b.String()
 }

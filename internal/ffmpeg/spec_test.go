@@ -2,6 +2,7 @@ package ffmpeg
 
 import (
 	"fmt"
+	"github.com/rtspgate/rtspgate/internal/redact"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestRedactText(t *testing.T) {
 	t.Parallel()
 	in := "[rtsp @ 0x1] rtsp://admin:hunter2@10.0.0.1:554/x: Connection refused; url=http://a:b@h/"
 	want := "[rtsp @ 0x1] rtsp://admin:***@10.0.0.1:554/x: Connection refused; url=http://a:***@h/"
-	if got := redactText(in); got != want {
+	if got := redact.Text(in); got != want {
 		t.Errorf("redactText = %q, want %q", got, want)
 	}
 }

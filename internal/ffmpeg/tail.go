@@ -1,6 +1,7 @@
 package ffmpeg
 
 import (
+	"github.com/rtspgate/rtspgate/internal/redact"
 	"strings"
 	"sync"
 )
@@ -68,7 +69,7 @@ func (t *tail) lines() []string {
 		out = out[len(out)-t.max:]
 	}
 	for i, s := range out {
-		out[i] = redactText(s)
+		out[i] = redact.Text(s)
 	}
 	return out
 }

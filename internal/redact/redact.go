@@ -25,6 +25,34 @@ func URL(s string) string {
 	return s[:i+3] + user + ":***@" + rest[at+1:]
 }
 
+// Text masks the password of every URL in free text (a log line, an
+// error, ffmpeg's stderr, an argument): a URL runs from its "://" to the
+// next white space, quote, '<', '>' or the next "://".
+func Text(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i:] // "://…"
+		end := strings.IndexAny(s[3:], " \t\r\n\"'<>")
+		if next := strings.Index(s[3:], "://"); next >= 0 && (end < 0 || next < end) {
+			end = next
+		}
+		if end < 0 {
+			end = len(s) - 3
+		}
+		b.WriteString(URL(s[:3+end]))
+		s = s[3+end:]
+	}
+}
+
 // Word quotes v for an error message when it is a short plain word (an
 // option name, a number), and hides it otherwise: a value that is not a
 // word may be a piece of a password cut at a '#'.

@@ -15,3 +15,22 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"rtsp://admin:pw@cam/x", "rtsp://admin:***@cam/x"},
+		{"rtsp://cam/x", "rtsp://cam/x"},
+		{"rtsp://admin@cam/x", "rtsp://admin@cam/x"},
+		{"ffmpeg:rtsp://u:p@h/x#audio=pcmu", "ffmpeg:rtsp://u:***@h/x#audio=pcmu"},
+		{"rtsp://u:p@ss/w@rd@h/x", "rtsp://u:***@h/x"},
+		{"rtsp://h/x#transport=ws://u:p@w/", "rtsp://h/x#transport=ws://u:***@w/"},
+		{`dial "rtsp://a:b@h1/" then rtsp://c:d@h2/ failed`, `dial "rtsp://a:***@h1/" then rtsp://c:***@h2/ failed`},
+		{"http://h/p?mail=a@b", "http://h/p?mail=a@b"},
+		{"no url", "no url"},
+		{"://", "://"},
+	} {
+		if got := Text(tc.in); got != tc.want {
+			t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
