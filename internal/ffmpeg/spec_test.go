@@ -2,10 +2,11 @@ package ffmpeg
 
 import (
 	"fmt"
-	"github.com/rtspgate/rtspgate/internal/redact"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rtspgate/rtspgate/internal/redact"
 )
 
 func TestParse(t *testing.T) {
@@ -117,6 +118,6 @@ func TestRedactText(t *testing.T) {
 	in := "[rtsp @ 0x1] rtsp://admin:hunter2@10.0.0.1:554/x: Connection refused; url=http://a:b@h/"
 	want := "[rtsp @ 0x1] rtsp://admin:***@10.0.0.1:554/x: Connection refused; url=http://a:***@h/"
 	if got := redact.Text(in); got != want {
-		t.Errorf("redactText = %q, want %q", got, want)
+		t.Errorf("redact.Text = %q, want %q", got, want)
 	}
 }

@@ -1,9 +1,10 @@
 package ffmpeg
 
 import (
-	"github.com/rtspgate/rtspgate/internal/redact"
 	"strings"
 	"sync"
+
+	"github.com/rtspgate/rtspgate/internal/redact"
 )
 
 // maxLineLen bounds one kept stderr line; a program printing without
