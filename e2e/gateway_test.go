@@ -60,7 +60,7 @@ type gatewayOpts struct {
 	udp          bool   // enable UDP readers on free ports
 	listen       string // RTSP listen address; default 127.0.0.1:0
 	demo         bool   // add the built-in demo stream
-	ringSize     int
+	bufferSize   int
 	writeTimeout time.Duration
 	grace        time.Duration // sources stay this long after the last reader; default 1 s
 	api          bool          // start the HTTP API on a free port (see gateway.API)
@@ -92,7 +92,7 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	}
 	opts := app.Options{
 		UDPRTPAddress: "-",
-		StreamOptions: stream.Options{Grace: o.grace, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, RingSize: o.ringSize},
+		StreamOptions: stream.Options{Grace: o.grace, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, BufferSize: o.bufferSize},
 		WriteTimeout:  o.writeTimeout,
 	}
 	if o.udp {

@@ -97,6 +97,8 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 	runner := &ffmpeg.Runner{Bin: cfg.FFmpeg.Bin, Templates: ffmpeg.Templates(cfg.FFmpeg.Templates), Log: log.With("module", "ffmpeg")}
 	so := opts.StreamOptions
 	so.Logger = log
+	so.Frame = rtspserver.Frame
+	so.NoGOPCache = so.NoGOPCache || cfg.RTSP.NoGOPCache
 	so.Openers = a.openers(runner)
 	reg := stream.NewRegistry(so)
 	a.Registry = reg

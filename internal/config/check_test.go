@@ -22,7 +22,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"log module typo", "log:\n  webrtcc: debug\n", "config.yaml:2: log.webrtcc: unknown key; did you mean log.webrtc?"},
 		{"api typo", "api:\n  orign: \"*\"\n", "config.yaml:2: api.orign: unknown key; did you mean api.origin?"},
 		{"api not close", "api:\n  certificate: x\n", "config.yaml:2: api.certificate: unknown key; api takes listen, username, password, local_auth"},
-		{"rtsp not close", "rtsp:\n  tls_listen: \":8322\"\n", "config.yaml:2: rtsp.tls_listen: unknown key; rtsp takes listen, username, password, default_query, pkt_size"},
+		{"rtsp not close", "rtsp:\n  tls_listen: \":8322\"\n", "config.yaml:2: rtsp.tls_listen: unknown key; rtsp takes listen, username, password, default_query, pkt_size, gop_cache"},
 		{"top not close", "cameras:\n  a: 1\n", "config.yaml:1: cameras: unknown key; rtspgate reads streams, rtsp, api, log, ffmpeg and accepts the other sections of go2rtc (app, env,"},
 		{"original section", "webrtc:\n  lisen: \":8555\"\n", "config.yaml:2: webrtc.lisen: unknown key; did you mean webrtc.listen?"},
 		{"nested", "webrtc:\n  filters:\n    loopbak: true\n", "config.yaml:3: webrtc.filters.loopbak: unknown key; did you mean webrtc.filters.loopback?"},

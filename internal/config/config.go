@@ -30,6 +30,9 @@ type RTSP struct {
 	Password     string
 	DefaultQuery string // default "video&audio"
 	PktSize      int    // max RTP packet size sent to readers; 0 = unset
+	// NoGOPCache (gop_cache: false) makes new readers wait for the next
+	// keyframe instead of starting at the last one.
+	NoGOPCache bool
 }
 
 // API is the api: section: the HTTP API and its web pages.

@@ -165,6 +165,7 @@ func TestSections(t *testing.T) {
 	cfg := mustParse(t, `rtsp:
   listen: ""
   pkt_size: 1200
+  gop_cache: false
 api:
   listen: 127.0.0.1:1985
   username: u
@@ -181,7 +182,7 @@ webrtc:
 hass:
 homekit: {}
 `)
-	if cfg.RTSP.Listen != "" || cfg.RTSP.PktSize != 1200 || cfg.RTSP.DefaultQuery != "video&audio" {
+	if cfg.RTSP.Listen != "" || cfg.RTSP.PktSize != 1200 || cfg.RTSP.DefaultQuery != "video&audio" || !cfg.RTSP.NoGOPCache {
 		t.Errorf("RTSP = %+v", cfg.RTSP)
 	}
 	if want := (API{Listen: "127.0.0.1:1985", Username: "u", Password: "12345678"}); cfg.API != want {
@@ -398,6 +399,7 @@ func TestErrors(t *testing.T) {
 		{"stream map", "streams:\n  cam:\n    url: rtsp://u:s3cret@h/\n", "config.yaml:3: streams.cam: want a source string, a list of them, or nothing, got a mapping", ""},
 		{"stream number", "streams:\n  cam: 554\n", "config.yaml:2: streams.cam: ", "got a number"},
 		{"stream bool", "streams:\n  cam: true\n", "config.yaml:2: streams.cam: ", "got true/false"},
+		{"gop_cache word", "rtsp:\n  gop_cache: sometimes\n", "config.yaml:2: rtsp.gop_cache: want true or false", `"sometimes"`},
 		{"list item map", "streams:\n  cam:\n    - rtsp://h/\n    - {a: b}\n", "config.yaml:4: streams.cam: want a source string in the list, got a mapping", ""},
 		{"list item empty", "streams:\n  cam:\n    - rtsp://h/\n    - \"\"\n", "config.yaml:4: streams.cam: an empty source", ""},
 		{"bad name", "streams:\n  ok: rtsp://h/\n  \"bad name\": rtsp://u:s3cret@h/\n",

@@ -187,6 +187,15 @@ func (d *decoder) str(n *yaml.Node, key string) (string, error) {
 	return v, nil
 }
 
+// off reads a yes/no switch and reports whether it is off.
+func (d *decoder) off(n *yaml.Node, key string) (bool, error) {
+	var on bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&on) != nil {
+		return false, d.errorf(n, key, "want true or false, got %q", n.Value)
+	}
+	return !on, nil
+}
+
 func (d *decoder) listen(n *yaml.Node, key string) (string, error) {
 	v, err := d.str(n, key)
 	if err != nil || v == "" {
@@ -309,6 +318,8 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 			if c.DefaultQuery, err = d.str(v, path); err == nil && c.DefaultQuery != "" {
 				err = d.checkQuery(v, path, c.DefaultQuery)
 			}
+		case "gop_cache":
+			c.NoGOPCache, err = d.off(v, path)
 		case "pkt_size":
 			d.cfg.ignore(path) // read, but not used yet
 			var s string

@@ -21,6 +21,7 @@ func playingReader(t *testing.T, opts stream.Options, cfg Config) (*stream.Strea
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.Logger = log
+	opts.Frame = Frame
 	reg := stream.NewRegistry(opts)
 	t.Cleanup(reg.Close)
 	st := reg.GetOrCreate("cam")
@@ -66,7 +67,7 @@ func waitDrop(t *testing.T, st *stream.Stream, reason string) {
 // TestLaggingReaderCounted: a frame of more packets than the ring holds,
 // woken for once at its end, leaves the reader a whole ring behind.
 func TestLaggingReaderCounted(t *testing.T) {
-	st, pub, _ := playingReader(t, stream.Options{RingSize: 16}, Config{})
+	st, pub, _ := playingReader(t, stream.Options{BufferSize: 16 * (stream.Headroom + 112)}, Config{})
 	payload := make([]byte, 100)
 	payload[0] = 0x65
 	now := time.Now() // one arrival time: no 20 ms flush wakes the reader early

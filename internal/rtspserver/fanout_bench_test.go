@@ -23,9 +23,13 @@ import (
 type countingWriter struct {
 	packets *atomic.Int64
 	bytes   int64
+	batches int64
+	buffers int64 // buffers handed over, over all batches
 }
 
 func (w *countingWriter) writeBatch(bufs *net.Buffers) error {
+	w.batches++
+	w.buffers += int64(len(*bufs))
 	n := 0
 	skip := false
 	for _, b := range *bufs {
@@ -61,7 +65,7 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 func benchFanOut(b *testing.B, readers int) {
-	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RingSize: 8192})
+	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Frame: Frame})
 	defer reg.Close()
 	st := reg.GetOrCreate("bench")
 	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "bench")
@@ -115,5 +119,131 @@ func benchFanOut(b *testing.B, readers int) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/delivered")
 	if got := delivered.Load(); got != int64(total) {
 		b.Fatalf("delivered %d packets, want %d", got, int64(total))
+	}
+}
+
+// benchSource is a source whose publisher the benchmark writes into.
+type benchSource struct {
+	specs []stream.TrackSpec
+	ready chan sourceFeed
+}
+
+type sourceFeed struct {
+	pub    stream.Publisher
+	tracks []*stream.Track
+}
+
+func (s *benchSource) Run(ctx context.Context, pub stream.Publisher) error {
+	tracks, err := pub.SetTracks(s.specs)
+	if err != nil {
+		return err
+	}
+	s.ready <- sourceFeed{pub, tracks}
+	<-ctx.Done()
+	return nil
+}
+
+// BenchmarkFanOutShapes measures fan-out of one video (20 packets a frame)
+// and one audio track (1 packet a frame) to TCP readers on channels 0 and 2,
+// from one source and from two (video from one, audio from the other).
+// bufs/batch is the buffers a reader hands to one writev: 1 when the
+// shared framing fits the reader.
+func BenchmarkFanOutShapes(b *testing.B) {
+	for _, shape := range []string{"one-source", "two-sources"} {
+		b.Run(shape+"/readers=200", func(b *testing.B) { benchShape(b, shape == "two-sources", 200) })
+	}
+}
+
+func benchShape(b *testing.B, twoSources bool, readers int) {
+	video := stream.TrackSpec{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}
+	audio := stream.TrackSpec{Kind: stream.Audio, Format: &format.G711{PayloadTyp: 8, SampleRate: 8000, ChannelCount: 1}}
+	ready := make(chan sourceFeed, 2)
+	srcs := []stream.Source{&benchSource{specs: []stream.TrackSpec{video, audio}, ready: ready}}
+	names := []string{"av"}
+	if twoSources {
+		srcs = []stream.Source{&benchSource{specs: []stream.TrackSpec{video}, ready: ready}, &benchSource{specs: []stream.TrackSpec{audio}, ready: ready}}
+		names = []string{"v", "a"}
+	}
+	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Frame: Frame})
+	defer reg.Close()
+	st, err := reg.AddOpened("bench", srcs, names)
+	if err != nil {
+		b.Fatal(err)
+	}
+	release := st.Acquire()
+	defer release()
+	feeds := map[stream.Kind]sourceFeed{}
+	byKind := map[stream.Kind]*stream.Track{}
+	for range srcs {
+		f := <-ready
+		for _, t := range f.tracks {
+			feeds[t.Kind] = f
+			byKind[t.Kind] = t
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	tracks, err := st.WaitTracks(ctx)
+	cancel()
+	if err != nil || len(tracks) != 2 {
+		b.Fatalf("tracks %v: %v", tracks, err)
+	}
+	vt, at := byKind[stream.Video], byKind[stream.Audio]
+	var delivered atomic.Int64
+	var votes channelVotes
+	ctx, cancel = context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var rs []*stream.Reader
+	writers := make([]*countingWriter, readers)
+	for i := range readers {
+		r := st.NewReader([]*stream.Track{vt, at})
+		votes.add([]*stream.Track{vt, at}, []byte{0, 2}, 1) // as a session does
+		rs = append(rs, r)
+		writers[i] = &countingWriter{packets: &delivered}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			_ = writeTCP(ctx, r, writers[i], []byte{0, 2}, new(sentCounts))
+		}()
+	}
+	payload := make([]byte, 1400)
+	payload[0] = 0x65
+	const perFrame = 20
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	written := 0
+	for i := 0; i < b.N; i++ {
+		end := i%perFrame == perFrame-1 || i == b.N-1
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: uint32(i / perFrame * 3000), Marker: end}, Payload: payload}
+		feeds[stream.Video].pub.WritePacket(vt, pkt, start, time.Time{})
+		written++
+		if end {
+			a := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(i), Timestamp: uint32(i / perFrame * 320)}, Payload: payload[:160]}
+			feeds[stream.Audio].pub.WritePacket(at, a, start, time.Time{})
+			written++
+			// the audio packet wakes nobody in a stream with video: the
+			// next frame's end does; wait for this frame's video
+			want := int64(written-1) * int64(readers)
+			for delivered.Load() < want {
+				runtime.Gosched()
+			}
+		}
+	}
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cancel()
+	for _, r := range rs {
+		r.Kick()
+	}
+	wg.Wait()
+	var batches, buffers int64
+	for _, w := range writers {
+		batches += w.batches
+		buffers += w.buffers
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/(float64(written)*float64(readers)), "ns/delivered")
+	if batches > 0 {
+		b.ReportMetric(float64(buffers)/float64(batches), "bufs/batch")
 	}
 }

@@ -55,6 +55,8 @@ type Server struct {
 
 	cmu       sync.Mutex // the readers playing, by stream
 	consumers map[*stream.Stream]map[*session]struct{}
+
+	votes channelVotes // the interleaved channels TCP readers chose
 }
 
 // New makes a server; Start begins listening.
@@ -277,7 +279,7 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		if ms == nil {
 			return res, nil, nil
 		}
-		sess = newReaderSession(s, ctx.Session, ms, peer(ctx.Conn))
+		sess = newReaderSession(s, ctx.Session, ms, peer(ctx.Conn), ctx.Query)
 		ctx.Session.SetUserData(sess)
 	}
 	if c := connOf(ctx.Conn); c != nil {
@@ -407,7 +409,12 @@ func (s *Server) mediaSetFor(st *stream.Stream, tracks []*stream.Track, sinks []
 	}
 	ms := &mediaSet{st: st, tracks: tracks}
 	desc := &description.Session{Title: st.Name}
-	for _, t := range tracks {
+	for i, t := range tracks {
+		if _, ok := t.FrameTag(); !ok {
+			// the channel a reader of this description picks, until
+			// readers say otherwise (see channelVotes)
+			t.SetFrameTag(byte(2 * i))
+		}
 		m := &description.Media{Type: description.MediaType(t.Kind), Formats: []format.Format{t.Format()}}
 		ms.medias = append(ms.medias, m)
 		desc.Medias = append(desc.Medias, m)

@@ -21,7 +21,7 @@ import (
 func startTestServer(t *testing.T) (*Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := stream.NewRegistry(stream.Options{Logger: log})
+	reg := stream.NewRegistry(stream.Options{Logger: log, Frame: Frame})
 	st := reg.GetOrCreate("cam")
 	pub, err := st.Publish([]stream.TrackSpec{
 		{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}},

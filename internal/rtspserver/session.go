@@ -28,6 +28,7 @@ type session struct {
 	log      *slog.Logger
 	channels map[*description.Media]int // TCP interleaved RTP channel per media
 	hold     func()                     // keeps sources up between SETUP and PLAY
+	gop      int                        // the query's gop=: 1 on, 0 off, -1 not set
 
 	// pendingStart starts media once the PLAY response is written.
 	pendingStart func()
@@ -49,8 +50,9 @@ type sentCounts struct {
 	bytes, packets atomic.Uint64
 }
 
-func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, peer string) *session {
+func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, peer, query string) *session {
 	return &session{
+		gop:      gopQuery(query),
 		srv:      srv,
 		ss:       ss,
 		ms:       ms,
@@ -119,7 +121,11 @@ func (sess *session) play(c *conn) error {
 			}
 			chans[i] = byte(ch)
 		}
-		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeTCP(ctx, r, c, chans, &sess.sent)) }
+		run = func(ctx context.Context, r *stream.Reader) {
+			sess.srv.votes.add(tracks, chans, 1)
+			defer sess.srv.votes.add(tracks, chans, -1)
+			sess.end(r, writeTCP(ctx, r, c, chans, &sess.sent))
+		}
 	default:
 		run = func(ctx context.Context, r *stream.Reader) {
 			sess.end(r, writeUDP(ctx, r, sess.ss, medias, &sess.sent))
@@ -136,7 +142,12 @@ func (sess *session) play(c *conn) error {
 	if sess.reader != nil || len(tracks) == 0 {
 		return nil // already playing (a PLAY again changes nothing), or only talking
 	}
-	r := sess.ms.st.NewReader(tracks)
+	var r *stream.Reader
+	if sess.gop < 0 {
+		r = sess.ms.st.NewReader(tracks)
+	} else {
+		r = sess.ms.st.NewReaderAt(tracks, sess.gop == 1)
+	}
 	sess.reader = r
 	if sess.since.IsZero() {
 		sess.since = time.Now()
@@ -239,9 +250,10 @@ type batchWriter interface {
 const srEvery = 5 * time.Second
 
 // writeTCP is the TCP fan-out path: every packet that arrived since the last
-// wake goes out in one write. Packets lie framed and adjacent in memory, so a
-// reader on the usual channels sends the whole run as one buffer; others get
-// a 4-byte header of their own per packet and one writev.
+// wake goes out in one write. Packets lie framed (see Frame) and adjacent in
+// memory, so a reader on the channels its track is framed with sends the
+// whole run as one buffer; others get a 4-byte header of their own per
+// packet and one writev.
 // Sender reports go first when one is due, so a player has the clock of each
 // track before its first packet.
 func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte, sent *sentCounts) error {
@@ -285,7 +297,7 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 			pos := r.Position(p.Track)
 			packets[pos]++
 			octets[pos] += uint32(len(p.RTP.Payload))
-			if chans[pos] == p.Track.Channel() {
+			if p.Framed != nil && chans[pos] == p.Tag {
 				// the shared framing fits: grow the last buffer over it
 				// when it follows in memory, as it does in steady state
 				if n := len(bufs); n > 0 {

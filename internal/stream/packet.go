@@ -15,10 +15,15 @@ type Packet struct {
 	RTP *rtp.Packet
 	// Data is RTP marshalled, ready for the wire.
 	Data []byte
-	// Framed is Data behind its 4-byte RTSP interleaved header, with the
-	// channel the track's readers usually choose (Track.Channel). Packets
-	// written one after another are adjacent in memory: see Extend.
+	// Framed is Data behind Headroom bytes that the stream's FrameFunc
+	// filled (a protocol's framing, e.g. RTSP's interleaved header), or nil
+	// without one. Packets written one after another are adjacent in
+	// memory, so a reader may send a run of them as one buffer: see Extend.
 	Framed []byte
+	// Tag is what the FrameFunc returned for this packet (e.g. the
+	// interleaved channel it wrote): readers whose framing differs build
+	// their own.
+	Tag byte
 	// Time is when the packet reached rtspgate.
 	Time time.Time
 	// Wall is the wall time of the packet's RTP time on the stream's media
@@ -29,8 +34,18 @@ type Packet struct {
 	// are always Key.
 	Key bool
 
-	idx uint64
+	idx  uint64
+	size int // bytes it holds in the ring
 }
+
+// Headroom is the room in front of every packet's Data for a protocol's
+// framing.
+const Headroom = 4
+
+// FrameFunc writes a protocol's framing of a packet of t with size bytes of
+// RTP into head (Headroom bytes) and returns a tag readers compare with the
+// framing they need. It runs once per packet, on the packet path.
+type FrameFunc func(head []byte, t *Track, size int) (tag byte)
 
 // isPrefix reports whether a payload holds only a NAL unit that may come
 // before a keyframe's data in its access unit (access unit delimiter, SEI), so

@@ -49,8 +49,9 @@ func TestMarkerlessKeyframeStart(t *testing.T) {
 	pub.WritePacket(v, vpkt(1, 0, []byte{0x67, 1}, false), now, time.Time{})
 	pub.WritePacket(v, vpkt(2, 0, idr, false), now, time.Time{})
 	pub.WritePacket(v, vpkt(3, 3000, slice, false), now, time.Time{})
-	r := s.NewReader(pub.Tracks)
+	r := s.NewReaderAt(pub.Tracks, false) // the next keyframe, not the cached one
 	defer r.Close()
+	<-r.wake // the kick of a new reader
 	wakes := 0
 	for f := range 3 {
 		ts := uint32(6000 + 3000*f)

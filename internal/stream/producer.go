@@ -268,7 +268,6 @@ func (p *producer) setTracks(ctx context.Context, specs []TrackSpec) ([]*Track, 
 				return nil, fmt.Errorf("track %d has no format", i)
 			}
 			tracks[i] = newTrack(s.nextTrackID, sp)
-			tracks[i].channel = byte(2 * (i % 128))
 			tracks[i].src = src
 			s.nextTrackID++
 		}

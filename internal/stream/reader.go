@@ -28,10 +28,16 @@ type Reader struct {
 	release func()
 }
 
-// NewReader starts reading tracks (all of this stream) from now on. Video
-// tracks start at their next keyframe. The reader holds the stream's sources
-// up until Close.
-func (s *Stream) NewReader(tracks []*Track) *Reader {
+// NewReader starts reading tracks (all of this stream) at the last keyframe
+// the stream holds (its GOP cache), unless Options.NoGOPCache is set: the
+// reader then gets that group of pictures as fast as it takes it, then the
+// live packets. Audio before that keyframe is skipped, so audio and video
+// start together. The reader holds the stream's sources up until Close.
+func (s *Stream) NewReader(tracks []*Track) *Reader { return s.NewReaderAt(tracks, !s.opts.NoGOPCache) }
+
+// NewReaderAt is NewReader with the GOP cache on or off for this reader:
+// off, video tracks start at their next keyframe and audio at once.
+func (s *Stream) NewReaderAt(tracks []*Track, gopCache bool) *Reader {
 	r := &Reader{
 		s:       s,
 		tracks:  append([]*Track(nil), tracks...),
@@ -49,16 +55,18 @@ func (s *Stream) NewReader(tracks []*Track) *Reader {
 	}
 	r.release = s.Acquire()
 	s.rmu.Lock()
-	r.cursor = s.ring.head.Load()
+	s.wmu.Lock()
+	r.cursor = s.startLocked(r.tracks, gopCache)
+	s.wmu.Unlock()
 	old := *s.readers.Load()
 	next := make([]*Reader, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, r)
 	s.readers.Store(&next)
 	s.rmu.Unlock()
-	if s.isClosedFast.Load() {
-		r.Kick() // closed before we were on the list: Wait must still see it
-	}
+	// packets may be there already (the cache, or ones written before we
+	// were on the list), and a stream closed before that must still be seen
+	r.Kick()
 	return r
 }
 
@@ -97,11 +105,12 @@ func (r *Reader) Wait(ctx context.Context) error {
 func (r *Reader) Next(dst []*Packet) ([]*Packet, error) {
 	rg := r.s.ring
 	h := rg.head.Load()
-	if h-r.cursor > rg.size() {
+	arr := rg.slots.Load() // after head: it holds every packet before h
+	if h-r.cursor > uint64(len(arr.s)) {
 		return dst, ErrLagged
 	}
 	for i := r.cursor; i < h; i++ {
-		p := rg.slots[i&rg.mask].Load()
+		p := arr.s[i&arr.mask].Load()
 		if p == nil || p.idx != i {
 			return dst, ErrLagged
 		}

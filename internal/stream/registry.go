@@ -17,12 +17,26 @@ type Options struct {
 	Grace time.Duration
 	// PublisherGrace is how long readers wait for a publisher that left to come back.
 	PublisherGrace time.Duration
-	// RingSize is the number of packets a reader may fall behind before it
-	// is dropped.
-	RingSize   int
+	// BufferSize bounds, in bytes, the packets a stream holds for its
+	// readers (see ring.go): the current group of pictures, so that a new
+	// reader starts at the last keyframe, and Lag of the most recent ones.
+	BufferSize int
+	// Lag is how far behind the stream a reader may fall before it is
+	// dropped (when BufferSize allows).
+	Lag time.Duration
+	// NoGOPCache makes new readers wait for the next keyframe instead of
+	// starting at the last one held.
+	NoGOPCache bool
+	// Frame writes a protocol's framing into each packet's headroom (see
+	// FrameFunc); nil leaves Packet.Framed empty.
+	Frame      FrameFunc
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
+
+// DefaultBufferSize holds a whole group of pictures of a camera sending a
+// keyframe every 4 s at 8 Mbit/s (4 MB), and 2 s more for readers that lag.
+const DefaultBufferSize = 8 << 20
 
 func (o *Options) fill() {
 	if o.Logger == nil {
@@ -34,8 +48,11 @@ func (o *Options) fill() {
 	if o.PublisherGrace == 0 {
 		o.PublisherGrace = 5 * time.Second
 	}
-	if o.RingSize == 0 {
-		o.RingSize = 4096
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.Lag == 0 {
+		o.Lag = 2 * time.Second
 	}
 	if o.MinBackoff == 0 {
 		o.MinBackoff = time.Second

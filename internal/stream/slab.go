@@ -1,7 +1,7 @@
 package stream
 
 // slabSize is the size of the memory blocks packets are cut from.
-const slabSize = 256 << 10
+const slabSize = 64 << 10
 
 // slab hands out consecutive pieces of large blocks, so that consecutive
 // packets of a stream lie next to each other in memory and a reader can send

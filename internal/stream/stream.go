@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,12 @@ type Stream struct {
 	lastWake time.Time
 	hasVideo bool
 	ctr      streamCounters
+	// keyTracks are the video tracks that had a keyframe: the ring keeps
+	// packets from the oldest of their last keyframes on (keep)
+	keyTracks []*Track
+	keep      uint64
+	// gopTooBig: a new reader found its keyframe let go, logged once
+	gopTooBig bool
 
 	rmu     sync.Mutex // serialises changes of readers
 	readers atomic.Pointer[[]*Reader]
@@ -66,7 +73,7 @@ func newStream(name string, opts *Options, sources []Source, names []string) *St
 		log:     opts.Logger.With("stream", name),
 		changed: make(chan struct{}),
 		closed:  make(chan struct{}),
-		ring:    newRing(opts.RingSize),
+		ring:    newRing(opts.BufferSize, opts.Lag),
 	}
 	empty := []*Reader{}
 	s.readers.Store(&empty)
@@ -399,30 +406,84 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 	return wake
 }
 
-// pushLocked marshals pkt once, behind its interleaved header, into the slab
-// and puts it into the ring; it returns pkt's size and false when it was
-// dropped (counted). s.wmu held.
+// pushLocked marshals pkt once, behind Headroom bytes of framing, into the
+// slab and puts it into the ring; it returns pkt's size and false when it
+// was dropped (counted). s.wmu held.
 func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) (size int, ok bool) {
 	size = pkt.MarshalSize()
 	if size > 0xffff {
 		s.dropLocked(&s.ctr.tooBig, DropTooBig, t, now) // cannot be framed for TCP readers
 		return size, false
 	}
-	framed := s.slab.alloc(4 + size)
-	framed[0], framed[1], framed[2], framed[3] = '$', t.channel, byte(size>>8), byte(size)
-	if _, err := pkt.MarshalTo(framed[4:]); err != nil {
+	buf := s.slab.alloc(Headroom + size)
+	if _, err := pkt.MarshalTo(buf[Headroom:]); err != nil {
 		s.dropLocked(&s.ctr.marshal, DropMarshal, t, now)
 		return size, false
 	}
-	data := framed[4 : 4+size : 4+size]
+	data := buf[Headroom : Headroom+size : Headroom+size]
 	// the packet must not point into the source's read buffer
 	hs := size - len(pkt.Payload) - int(pkt.PaddingSize)
 	pkt.Payload = data[hs : hs+len(pkt.Payload)]
 	if pkt.Extension {
 		pkt.Header = pkt.Header.Clone()
 	}
-	s.ring.push(&Packet{Track: t, RTP: pkt, Data: data, Framed: framed, Time: now, Wall: wall, Key: key})
+	p := &Packet{Track: t, RTP: pkt, Data: data, Time: now, Wall: wall, Key: key}
+	if s.opts.Frame != nil {
+		p.Tag = s.opts.Frame(buf[:Headroom], t, size)
+		p.Framed = buf
+	}
+	if key && t.Kind == Video {
+		s.keyLocked(t, s.ring.head.Load())
+	}
+	s.ring.push(p, len(buf), s.keep)
 	return size, true
+}
+
+// keyLocked records that the packet about to get index idx starts a
+// keyframe of t, and moves keep to the oldest last keyframe of the stream's
+// live video tracks. s.wmu held.
+func (s *Stream) keyLocked(t *Track, idx uint64) {
+	if !t.hasKey {
+		t.hasKey = true
+		s.keyTracks = append(s.keyTracks, t)
+	}
+	t.lastKey = idx
+	s.keyTracks = slices.DeleteFunc(s.keyTracks, (*Track).closed)
+	keep := idx
+	for _, o := range s.keyTracks {
+		keep = min(keep, o.lastKey)
+	}
+	s.keep = keep
+}
+
+// startLocked is where a new reader of tracks begins: the last keyframe
+// held of its video tracks (the oldest of them, so that each starts at a
+// keyframe), or the head when it has no video, the cache is off, or a
+// keyframe was let go (then video waits for the next one). s.wmu held.
+func (s *Stream) startLocked(tracks []*Track, cache bool) uint64 {
+	head := s.ring.head.Load()
+	start := head
+	if !cache {
+		return head
+	}
+	for _, t := range tracks {
+		if t.Kind != Video {
+			continue
+		}
+		if !t.hasKey {
+			return head
+		}
+		if !s.ring.holds(t.lastKey) {
+			if !s.gopTooBig {
+				s.gopTooBig = true
+				s.log.Warn("the last group of pictures does not fit the stream's buffer: new readers wait for the next keyframe",
+					"track", t.ID, "buffer_bytes", s.ring.max)
+			}
+			return head
+		}
+		start = min(start, t.lastKey)
+	}
+	return start
 }
 
 func (s *Stream) notifyReaders() {

@@ -136,7 +136,7 @@ func TestVideoReaderStartsAtKeyframe(t *testing.T) {
 
 func TestSlowReaderIsDroppedOthersContinue(t *testing.T) {
 	opts := testOptions()
-	opts.RingSize = 16
+	opts.BufferSize = 16 * (Headroom + 13) // 16 one-byte audio packets
 	reg := NewRegistry(opts)
 	defer reg.Close()
 	s := reg.GetOrCreate("cam")
@@ -401,8 +401,19 @@ func TestConcurrentReadersAndWriterRace(t *testing.T) {
 	close(stop)
 }
 
+// testFrame is a FrameFunc: a marker, the track's ID, the size.
+func testFrame(head []byte, t *Track, size int) byte {
+	head[0], head[1], head[2], head[3] = 'F', byte(t.ID), byte(size>>8), byte(size)
+	return byte(10 + t.ID)
+}
+
 func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
-	s, pub := published(t, h264Spec, pcmaSpec)
+	opts := testOptions()
+	opts.Frame = testFrame
+	reg := NewRegistry(opts)
+	defer reg.Close()
+	s := reg.GetOrCreate("cam")
+	pub := publish(t, s, h264Spec, pcmaSpec)
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	now := time.Now()
@@ -410,8 +421,8 @@ func TestConsecutivePacketsAreAdjacentAndFramed(t *testing.T) {
 	pub.WritePacket(pub.Tracks[1], &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 1}, Payload: []byte{1, 2}}, now, time.Time{})
 	got := drainReader(t, r, 2)
 	for i, p := range got {
-		if p.Framed[0] != '$' || p.Framed[1] != byte(2*i) || int(p.Framed[2])<<8|int(p.Framed[3]) != len(p.Data) || string(p.Framed[4:]) != string(p.Data) {
-			t.Fatalf("packet %d: bad framing % x", i, p.Framed[:4])
+		if p.Framed[0] != 'F' || p.Framed[1] != byte(i) || int(p.Framed[2])<<8|int(p.Framed[3]) != len(p.Data) || string(p.Framed[Headroom:]) != string(p.Data) || p.Tag != byte(10+i) {
+			t.Fatalf("packet %d: bad framing % x (tag %d)", i, p.Framed[:Headroom], p.Tag)
 		}
 	}
 	joined, ok := Extend(got[0].Framed, got[1].Framed)

@@ -80,15 +80,17 @@ type Track struct {
 	// SSRC is the SSRC of every packet readers get from this track.
 	SSRC uint32
 
-	codec   string // CodecName, computed once: the packet path needs it
-	channel byte   // interleaved channel written in Packet.Framed
-	format  atomic.Pointer[formatBox]
-	gen     atomic.Uint32 // counts format changes
+	codec  string        // CodecName, computed once: the packet path needs it
+	frame  atomic.Uint32 // the framing tag + 1 a protocol chose; 0: none yet
+	format atomic.Pointer[formatBox]
+	gen    atomic.Uint32 // counts format changes
 
 	closeOnce sync.Once
 	done      chan struct{}
 
 	// rewrite state, guarded by the stream's write lock
+	lastKey   uint64 // ring index of the last keyframe's first packet
+	hasKey    bool
 	resync    bool
 	started   bool
 	seqOffset uint16
@@ -111,10 +113,16 @@ type Track struct {
 	quirksSettled bool
 }
 
-// Channel is the interleaved RTP channel in the header of Packet.Framed: the
-// one an RTSP client picks when it sets up the track's source position as
-// the index-th media (0, 2, 4, …).
-func (t *Track) Channel() byte { return t.channel }
+// FrameTag is the framing choice a protocol made for the track's packets
+// with SetFrameTag (RTSP: the interleaved channel most of its readers set
+// up), and false when none was made.
+func (t *Track) FrameTag() (byte, bool) {
+	v := t.frame.Load()
+	return byte(v - 1), v != 0
+}
+
+// SetFrameTag records the framing choice for packets written from now on.
+func (t *Track) SetFrameTag(tag byte) { t.frame.Store(uint32(tag) + 1) }
 
 // Format is the track's codec description. It may be replaced when the
 // source reconnects with new parameters (same codec): see Generation.

@@ -139,7 +139,7 @@ func Publish(t testing.TB, file, url string, loop bool) *Process {
 // clips caches TestClip's files per duration for the whole test binary.
 var clips struct {
 	mu    sync.Mutex
-	paths map[int]string
+	paths map[[2]int]string // by duration and GOP
 }
 
 // clipVersion names the encoding settings; change it when they change.
@@ -152,31 +152,43 @@ const clipVersion = "v1"
 // test binaries; treat it as read-only.
 func TestClip(t testing.TB, seconds int) string {
 	t.Helper()
-	if seconds <= 0 {
-		t.Fatalf("testpeer: TestClip needs a positive duration, got %d", seconds)
+	return TestClipGOP(t, seconds, 25)
+}
+
+// TestClipGOP is TestClip with a key frame every gop frames.
+func TestClipGOP(t testing.TB, seconds, gop int) string {
+	t.Helper()
+	if seconds <= 0 || gop <= 0 {
+		t.Fatalf("testpeer: TestClipGOP needs a positive duration and GOP, got %d, %d", seconds, gop)
 	}
 	clips.mu.Lock()
 	defer clips.mu.Unlock()
-	if p, ok := clips.paths[seconds]; ok {
+	key := [2]int{seconds, gop}
+	if p, ok := clips.paths[key]; ok {
 		return p
 	}
 
 	dir := filepath.Join(os.TempDir(), "rtspgate-testpeer")
-	path := filepath.Join(dir, fmt.Sprintf("clip-%s-%ds.mp4", clipVersion, seconds))
+	name := fmt.Sprintf("clip-%s-%ds.mp4", clipVersion, seconds)
+	if gop != 25 {
+		name = fmt.Sprintf("clip-%s-%ds-gop%d.mp4", clipVersion, seconds, gop)
+	}
+	path := filepath.Join(dir, name)
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-		if err := makeClip(dir, path, seconds); err != nil {
+		if err := makeClip(dir, path, seconds, gop); err != nil {
 			t.Fatalf("testpeer: %v", err)
 		}
 	}
 	if clips.paths == nil {
-		clips.paths = map[int]string{}
+		clips.paths = map[[2]int]string{}
 	}
-	clips.paths[seconds] = path
+	clips.paths[key] = path
 	return path
 }
 
 // makeClip encodes the clip of TestClip.
-func makeClip(dir, path string, seconds int) error {
+func makeClip(dir, path string, seconds, gop int) error {
+	g := strconv.Itoa(gop)
 	return encodeOnce(dir, path, "test clip", func(out string) []string {
 		return []string{
 			"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
@@ -184,7 +196,7 @@ func makeClip(dir, path string, seconds int) error {
 			"-t", strconv.Itoa(seconds),
 			"-map", "0:v", "-map", "1:a",
 			"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
+			"-g", g, "-keyint_min", g, "-sc_threshold", "0", "-bf", "0",
 			"-c:a", "aac", "-b:a", "64k", "-ac", "1",
 			"-movflags", "+faststart", "-f", "mp4", out,
 		}
