@@ -47,7 +47,7 @@ func (s *Stream) NewReader(tracks []*Track) *Reader {
 		r.sel[t.ID] = i + 1
 		r.waitKey[i] = t.Kind == Video
 	}
-	r.release = s.Acquire()
+	r.release = s.Hold(tracks)
 	s.rmu.Lock()
 	r.cursor = s.ring.head.Load()
 	old := *s.readers.Load()
