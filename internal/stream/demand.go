@@ -182,7 +182,7 @@ func (s *Stream) planLocked(picks []codecfilter.Pick) plan {
 	waitDown := false    // a needed source is reconnecting or busy
 	if p := s.publisher; p != nil && p.active {
 		counted = p.knownTracks()
-		pl.live = counted
+		pl.live = slices.Clone(counted)
 	}
 	pl.noPub = len(s.producers) == 0 && len(pl.live) == 0
 walk:
