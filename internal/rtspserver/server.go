@@ -217,7 +217,7 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 		res, err := unauthorized()
 		return res, nil, err
 	}
-	ms, res := s.mediaFor(ctx.Conn, ctx.Path, ctx.Query)
+	ms, res := s.mediaFor(ctx.Conn, ctx.Path, ctx.Query, requiresBackchannel(ctx.Request))
 	if ms == nil {
 		return res, nil, nil
 	}
@@ -225,8 +225,8 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 }
 
 // mediaFor resolves path and query to the media set a reader gets, or the
-// refusal to send.
-func (s *Server) mediaFor(sc *gortsplib.ServerConn, path, query string) (*mediaSet, *base.Response) {
+// refusal to send; talks says the reader asked for the backchannel.
+func (s *Server) mediaFor(sc *gortsplib.ServerConn, path, query string, talks bool) (*mediaSet, *base.Response) {
 	name := streamName(path)
 	log := s.log.With("stream", name, "peer", peer(sc))
 	st := s.reg.Get(name)
@@ -234,27 +234,33 @@ func (s *Server) mediaFor(sc *gortsplib.ServerConn, path, query string) (*mediaS
 		log.Info("no such stream")
 		return nil, &base.Response{StatusCode: base.StatusNotFound}
 	}
-	release := st.Acquire()
-	defer release()
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WaitTracks)
-	defer cancel()
-	tracks, err := st.WaitTracks(ctx)
-	if err != nil {
-		log.Warn("stream unavailable", "err", err)
-		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}
-	}
 	q := query
 	if !stream.HasCodecFilter(q) {
 		q = s.cfg.DefaultQuery
 	}
-	sel, err := stream.Select(tracks, q)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WaitTracks)
+	defer cancel()
+	if talks {
+		// the backchannel may be on any source: it is known once they all
+		// had their say
+		release := st.Acquire()
+		defer release()
+		_, _ = st.WaitTracks(ctx)
+	}
+	// only the sources the query needs connect
+	release := st.AcquireFor(q)
+	defer release()
+	sel, err := st.WaitTracksFor(ctx, q)
+	switch {
+	case errors.Is(err, stream.ErrBadQuery):
 		log.Info("bad query", "err", err)
 		return nil, &base.Response{StatusCode: base.StatusBadRequest}
-	}
-	if len(sel) == 0 {
-		log.Info("no track matches the query", "query", q, "stream_has", stream.Describe(tracks))
+	case errors.Is(err, stream.ErrNoMatch):
+		log.Info("no track matches the query", "err", err)
 		return nil, &base.Response{StatusCode: base.StatusUnsupportedMediaType}
+	case err != nil:
+		log.Warn("stream unavailable", "err", err)
+		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}
 	}
 	ms, err := s.mediaSetFor(st, sel, st.Sinks())
 	if err != nil {
@@ -275,7 +281,7 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	}
 	sess, _ := ctx.Session.UserData().(*session)
 	if sess == nil {
-		ms, res := s.mediaFor(ctx.Conn, ctx.Path, ctx.Query)
+		ms, res := s.mediaFor(ctx.Conn, ctx.Path, ctx.Query, false)
 		if ms == nil {
 			return res, nil, nil
 		}

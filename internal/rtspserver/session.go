@@ -27,7 +27,7 @@ type session struct {
 	peer     string
 	log      *slog.Logger
 	channels map[*description.Media]int // TCP interleaved RTP channel per media
-	hold     func()                     // keeps sources up between SETUP and PLAY
+	hold     func()                     // keeps the tracks' sources up between SETUP and PLAY
 	gop      int                        // the query's gop=: 1 on, 0 off, -1 not set
 
 	// pendingStart starts media once the PLAY response is written.
@@ -59,7 +59,7 @@ func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, pe
 		peer:     peer,
 		log:      srv.log.With("stream", ms.st.Name, "peer", peer),
 		channels: map[*description.Media]int{},
-		hold:     ms.st.Acquire(),
+		hold:     ms.st.Hold(ms.tracks),
 	}
 }
 

@@ -36,12 +36,20 @@ func addRequire(req *base.Request) {
 	if req.Method != base.Describe || req.URL == nil || !wantsBackchannel(req.URL.RawQuery) {
 		return
 	}
+	if !requiresBackchannel(req) {
+		req.Header["Require"] = append(req.Header["Require"], onvifBackchannel)
+	}
+}
+
+// requiresBackchannel reports whether req carries the ONVIF Require header
+// (addRequire adds it for ?backchannel=1).
+func requiresBackchannel(req *base.Request) bool {
 	for _, v := range req.Header["Require"] {
 		if strings.Contains(v, onvifBackchannel) {
-			return
+			return true
 		}
 	}
-	req.Header["Require"] = append(req.Header["Require"], onvifBackchannel)
+	return false
 }
 
 // talkQueue bounds what a talker may send before the camera's backchannel

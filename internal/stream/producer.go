@@ -64,6 +64,9 @@ type producer struct {
 	sinks      []SinkSpec
 	sinkNote   string
 	quirks     map[string]struct{} // reported by the source
+	holds      int                 // readers and others that need it (demand.go)
+	holdGen    int                 // counts holds: an idle timer of an older generation is void
+	idleTimer  *time.Timer
 	// what tracks it no longer has counted, so totals never go back
 	goneLost   uint64
 	goneQuirks uint8
@@ -151,7 +154,7 @@ func (p *producer) run(ctx context.Context, done chan struct{}) {
 			log.Debug("source stopped")
 			return
 		}
-		if errors.Is(err, ErrYielded) && p.s.demand == 0 {
+		if errors.Is(err, ErrYielded) && p.holds == 0 {
 			p.stopLocked()
 			p.s.changedLocked()
 			p.s.mu.Unlock()
@@ -197,7 +200,7 @@ type runPublisher struct {
 func (rp *runPublisher) Wanted() bool {
 	rp.p.s.mu.Lock()
 	defer rp.p.s.mu.Unlock()
-	return rp.p.s.demand > 0 && rp.ctx.Err() == nil
+	return rp.p.holds > 0 && rp.ctx.Err() == nil
 }
 
 func (rp *runPublisher) SetSinks(sinks []SinkSpec, note string) {

@@ -53,7 +53,7 @@ func (s *Stream) NewReaderAt(tracks []*Track, gopCache bool) *Reader {
 		r.sel[t.ID] = i + 1
 		r.waitKey[i] = t.Kind == Video
 	}
-	r.release = s.Acquire()
+	r.release = s.Hold(tracks)
 	s.rmu.Lock()
 	s.wmu.Lock()
 	r.cursor = s.startLocked(r.tracks, gopCache)

@@ -61,8 +61,9 @@ type Publisher interface {
 	// reports), or zero when it sends none. The stream takes ownership of pkt
 	// and rewrites its SSRC, sequence number and timestamp.
 	WritePacket(t *Track, pkt *rtp.Packet, now, srcNTP time.Time)
-	// Wanted reports whether the stream has readers now (not only the
-	// grace time after the last one left).
+	// Wanted reports whether the source is needed now: a reader of its
+	// tracks, or someone else holding it (not only the grace time after
+	// the last one left).
 	Wanted() bool
 	// SetSinks declares what the origin takes back (its backchannel), or
 	// none; note says why there is none when the origin has one that cannot

@@ -39,9 +39,7 @@ type Stream struct {
 	producers   []*producer
 	publisher   *producer
 	pubTimer    *time.Timer
-	demand      int
-	demandGen   int // counts Acquires: an idle timer of an older generation is void
-	idleTimer   *time.Timer
+	demands     []*demand // AcquireFor's, re-planned when producers change
 	nextTrackID int
 	changed     chan struct{} // closed and replaced when producers change
 	closed      chan struct{}
@@ -85,6 +83,7 @@ func newStream(name string, opts *Options, sources []Source, names []string) *St
 
 // changedLocked wakes everyone waiting for tracks; s.mu held.
 func (s *Stream) changedLocked() {
+	s.replanLocked()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	hasVideo := false
@@ -105,52 +104,43 @@ func (s *Stream) allLocked() []*producer {
 	return append([]*producer{s.publisher}, s.producers...)
 }
 
-// Acquire marks the stream as wanted: its sources connect if they are not
-// connected yet. Call the returned function once when no longer needed; the
-// sources stop a grace time after the last release.
+// Acquire marks every source of the stream as wanted: they connect if they
+// are not connected yet. It is for those that need every track (the probe,
+// a talker); a reader's DESCRIBE takes AcquireFor, a reader Hold. Call the
+// returned function once when no longer needed; a source stops a grace time
+// after its last release.
 func (s *Stream) Acquire() (release func()) {
 	s.mu.Lock()
-	s.demand++
-	s.demandGen++
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
-		s.idleTimer = nil
-	}
-	if !s.isClosed {
-		for _, p := range s.producers {
-			p.start()
-		}
+	held := append([]*producer(nil), s.producers...)
+	for _, p := range held {
+		p.hold()
 	}
 	s.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(s.release) }
+	return func() { once.Do(func() { s.release(held) }) }
 }
 
-func (s *Stream) release() {
+// release drops one hold on each of held.
+func (s *Stream) release(held []*producer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.demand--
-	if s.demand > 0 || s.isClosed {
-		return
+	for _, p := range held {
+		p.unhold()
 	}
-	gen := s.demandGen
-	s.idleTimer = time.AfterFunc(s.opts.Grace, func() { s.idle(gen) })
 }
 
-func (s *Stream) idle(gen int) {
+// idle stops p once the grace time after its last release has passed with
+// no new hold.
+func (s *Stream) idle(p *producer, gen int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.demand > 0 || s.isClosed || gen != s.demandGen {
+	if p.holds > 0 || s.isClosed || gen != p.holdGen {
 		return
 	}
-	stopped := false
-	for _, p := range s.producers {
-		stopped = p.stop() != nil || stopped
+	p.idleTimer = nil
+	if p.stop() != nil {
+		s.log.Info("source not needed any more, disconnected", "source", p.name)
 	}
-	if stopped {
-		s.log.Info("no readers left, sources disconnected")
-	}
-	s.maybeRemoveLocked()
 }
 
 // WaitTracks returns the stream's current tracks once every running source
@@ -524,8 +514,10 @@ func (s *Stream) shutdown() {
 			t.close()
 		}
 	}
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
+	for _, p := range s.producers {
+		if p.idleTimer != nil {
+			p.idleTimer.Stop()
+		}
 	}
 	if s.pubTimer != nil {
 		s.pubTimer.Stop()

@@ -321,6 +321,20 @@ func (c *Camera) MaxSessions() int {
 	return most
 }
 
+// Sessions is the number of RTSP sessions the camera has open now, as it
+// last printed since it last started (with SessionLog; it looks every 50 ms).
+func (c *Camera) Sessions() int {
+	return c.lastCount("sessions ")
+}
+
+// WaitSessions waits until Sessions is n.
+func (c *Camera) WaitSessions(ctx context.Context, n int) error {
+	if err := c.waitFor(ctx, func() bool { return c.Sessions() == n }); err != nil {
+		return fmt.Errorf("camera %s: %d sessions, want %d: %w", c.URL, c.Sessions(), n, err)
+	}
+	return nil
+}
+
 func (c *Camera) addLine(l string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
