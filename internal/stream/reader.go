@@ -32,7 +32,7 @@ type Reader struct {
 // the stream holds (its GOP cache), unless Options.NoGOPCache is set: the
 // reader then gets that group of pictures as fast as it takes it, then the
 // live packets. Audio before that keyframe is skipped, so audio and video
-// start together. The reader holds the stream's sources up until Close.
+// start together. The reader holds the sources of its tracks up until Close.
 func (s *Stream) NewReader(tracks []*Track) *Reader { return s.NewReaderAt(tracks, !s.opts.NoGOPCache) }
 
 // NewReaderAt is NewReader with the GOP cache on or off for this reader:
