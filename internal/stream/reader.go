@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 )
 
 // Errors a reader ends with.
@@ -24,6 +25,9 @@ type Reader struct {
 	// waitKey[pos]: skip packets of that track until a keyframe starts
 	waitKey []bool
 	cursor  uint64
+	// done: the reader uses no packet before this ring index any more
+	// (the cursor when its last Next began: the batch before is written)
+	done    atomic.Uint64
 	wake    chan struct{}
 	release func()
 }
@@ -55,14 +59,17 @@ func (s *Stream) NewReaderAt(tracks []*Track, gopCache bool) *Reader {
 	}
 	r.release = s.Hold(tracks)
 	s.rmu.Lock()
+	// on the list before the write lock goes: the slab must see the
+	// reader before it reuses memory the reader is about to read
 	s.wmu.Lock()
 	r.cursor = s.startLocked(r.tracks, gopCache)
-	s.wmu.Unlock()
+	r.done.Store(r.cursor)
 	old := *s.readers.Load()
 	next := make([]*Reader, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, r)
 	s.readers.Store(&next)
+	s.wmu.Unlock()
 	s.rmu.Unlock()
 	// packets may be there already (the cache, or ones written before we
 	// were on the list), and a stream closed before that must still be seen
@@ -101,8 +108,10 @@ func (r *Reader) Wait(ctx context.Context) error {
 }
 
 // Next appends to dst every packet of the reader's tracks that arrived since
-// the last call.
+// the last call. The packets' bytes stay valid until the next call of Next
+// or Close: their memory is used again after that.
 func (r *Reader) Next(dst []*Packet) ([]*Packet, error) {
+	r.done.Store(r.cursor)
 	rg := r.s.ring
 	h := rg.head.Load()
 	arr := rg.slots.Load() // after head: it holds every packet before h
@@ -156,5 +165,6 @@ func (r *Reader) Close() {
 	s.rmu.Unlock()
 	if found {
 		r.release()
+		s.releaseIfDone()
 	}
 }

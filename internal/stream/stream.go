@@ -59,6 +59,7 @@ type Stream struct {
 	keep      uint64
 	// gopTooBig: a new reader found its keyframe let go, logged once
 	gopTooBig bool
+	released  bool // the slab's blocks went back to the pool
 
 	rmu     sync.Mutex // serialises changes of readers
 	readers atomic.Pointer[[]*Reader]
@@ -73,6 +74,7 @@ func newStream(name string, opts *Options, sources []Source, names []string) *St
 		closed:  make(chan struct{}),
 		ring:    newRing(opts.BufferSize, opts.Lag),
 	}
+	s.slab = slab{pool: blocks, free: s.freeBefore, most: 2*opts.BufferSize/slabSize + 2}
 	empty := []*Reader{}
 	s.readers.Store(&empty)
 	for i, src := range sources {
@@ -405,7 +407,7 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 		s.dropLocked(&s.ctr.tooBig, DropTooBig, t, now) // cannot be framed for TCP readers
 		return size, false
 	}
-	buf := s.slab.alloc(Headroom + size)
+	buf := s.slab.alloc(Headroom+size, s.ring.head.Load())
 	if _, err := pkt.MarshalTo(buf[Headroom:]); err != nil {
 		s.dropLocked(&s.ctr.marshal, DropMarshal, t, now)
 		return size, false
@@ -453,7 +455,7 @@ func (s *Stream) keyLocked(t *Track, idx uint64) {
 func (s *Stream) startLocked(tracks []*Track, cache bool) uint64 {
 	head := s.ring.head.Load()
 	start := head
-	if !cache {
+	if !cache || s.isClosedFast.Load() {
 		return head
 	}
 	for _, t := range tracks {
@@ -474,6 +476,34 @@ func (s *Stream) startLocked(tracks []*Track, cache bool) uint64 {
 		start = min(start, t.lastKey)
 	}
 	return start
+}
+
+// freeBefore reports whether every packet before ring index i is gone from
+// the ring and no reader still uses one; s.wmu held.
+func (s *Stream) freeBefore(i uint64) bool {
+	if i > s.ring.tail {
+		return false
+	}
+	for _, r := range *s.readers.Load() {
+		if r.done.Load() < i {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseIfDone gives the stream's packet memory back once it is closed
+// and has no reader left.
+func (s *Stream) releaseIfDone() {
+	if !s.isClosedFast.Load() || len(*s.readers.Load()) > 0 {
+		return
+	}
+	s.wmu.Lock()
+	if !s.released {
+		s.released = true
+		s.slab.release()
+	}
+	s.wmu.Unlock()
 }
 
 func (s *Stream) notifyReaders() {
@@ -527,4 +557,5 @@ func (s *Stream) shutdown() {
 	for _, d := range waits {
 		<-d
 	}
+	s.releaseIfDone()
 }
