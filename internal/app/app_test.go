@@ -33,7 +33,7 @@ func TestSourceErrorsNameFileLineAndKey(t *testing.T) {
 				t.Fatalf("config: %v", err)
 			}
 			cfg.RTSP.Listen, cfg.API.Listen = "", ""
-			a, err := Start(cfg, Options{UDPRTPAddress: "-"}, slog.New(slog.DiscardHandler))
+			a, err := Start(cfg, Options{}, slog.New(slog.DiscardHandler))
 			if err == nil {
 				a.Close()
 				t.Fatal("started")

@@ -22,6 +22,9 @@ type Options struct {
 	RingSize   int
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// PktSize is the largest marshalled RTP packet of an H.264 or H.265
+	// track readers get; bigger ones are cut (default DefaultPktSize).
+	PktSize int
 }
 
 func (o *Options) fill() {
@@ -42,6 +45,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.PktSize == 0 {
+		o.PktSize = DefaultPktSize
 	}
 }
 
