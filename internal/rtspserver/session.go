@@ -257,7 +257,12 @@ func (sess *session) close(err error) {
 	}
 	sess.hold()
 	if !sess.since.IsZero() {
-		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.bytes.Load(), "reason", err)
+		args := []any{"stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.bytes.Load(), "reason", err}
+		if sess.tr == gortsplib.ProtocolUDP.String() {
+			// its receiver reports keep a UDP session from timing out
+			args = append(args, "rtcp_in", sess.ss.Stats().InboundRTCPPackets)
+		}
+		sess.log.Info("reader left", args...)
 	} else {
 		sess.log.Debug("session closed", "reason", err)
 	}

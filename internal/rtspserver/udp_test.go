@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
-	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"golang.org/x/net/ipv4"
@@ -24,16 +22,9 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// udpTrack is one track a raw UDP reader set up: its sockets and the SSRC
-// the SETUP answer announced.
-type udpTrack struct {
-	rtp, rtcp *net.UDPConn
-	ssrc      uint32
-}
-
 // udpServer serves stream "cam" with specs over TCP and UDP (127.0.0.1, free
 // ports); a raw reader sets up every track over UDP and plays.
-func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream.Publication, []udpTrack) {
+func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream.Publication, []testpeer.UDPTrack) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := stream.NewRegistry(stream.Options{Logger: log})
@@ -54,53 +45,17 @@ func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream
 	}
 	t.Cleanup(srv.Close)
 	url := "rtsp://" + srv.Addr().String() + "/cam?video=all&audio=all"
-	rc := testpeer.DialRaw(t, url)
-	var tracks []udpTrack
-	session := ""
+	var urls []string
 	for i := range specs {
-		a, b := testpeer.ListenUDPPair(t)
-		port := a.LocalAddr().(*net.UDPAddr).Port
-		hdr := fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d\r\n", port, port+1)
-		if session != "" {
-			hdr += "Session: " + session + "\r\n"
-		}
-		rc.Send("SETUP", fmt.Sprintf("%s/trackID=%d", url, i), hdr)
-		status, h := rc.Response()
-		if !strings.Contains(status, "200") {
-			t.Fatalf("SETUP: %s", status)
-		}
-		session, _, _ = strings.Cut(h["session"], ";")
-		var th headers.Transport
-		if err := th.Unmarshal(base.HeaderValue{h["transport"]}); err != nil || th.SSRC == nil {
-			t.Fatalf("SETUP answer's Transport %q: %v, no SSRC", h["transport"], err)
-		}
-		tracks = append(tracks, udpTrack{rtp: a, rtcp: b, ssrc: *th.SSRC})
+		urls = append(urls, fmt.Sprintf("%s/trackID=%d", url, i))
 	}
-	rc.Send("PLAY", url, "Session: "+session+"\r\n")
-	if status, _ := rc.Response(); !strings.Contains(status, "200") {
-		t.Fatalf("PLAY: %s", status)
+	tracks := testpeer.DialRaw(t, url).PlayUDP(url, urls...)
+	for i, tr := range tracks {
+		if !tr.HasSSRC {
+			t.Fatalf("track %d: the SETUP answer has no SSRC", i)
+		}
 	}
 	return st, pub, tracks
-}
-
-// readRTP reads datagrams until cond says enough.
-func readRTP(t *testing.T, c *net.UDPConn, cond func([]*rtp.Packet) bool) []*rtp.Packet {
-	t.Helper()
-	var got []*rtp.Packet
-	buf := make([]byte, 65536)
-	for !cond(got) {
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, err := c.Read(buf)
-		if err != nil {
-			t.Fatalf("after %d packets: %v", len(got), err)
-		}
-		var p rtp.Packet
-		if err := p.Unmarshal(bytes.Clone(buf[:n])); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, &p)
-	}
-	return got
 }
 
 // TestUDPReader: a UDP reader gets the SSRC its SETUP answer announced, on
@@ -127,7 +82,7 @@ func TestUDPReader(t *testing.T) {
 	pub.WritePacket(video, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 7, Timestamp: 0, Marker: true}, Payload: key}, now, time.Time{})
 	pub.WritePacket(video, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 8, Timestamp: 3000, Marker: true}, Payload: p}, now, time.Time{})
 
-	got := readRTP(t, tracks[0].rtp, func(ps []*rtp.Packet) bool {
+	got := testpeer.ReadRTP(t, tracks[0].RTP, func(ps []*rtp.Packet) bool {
 		return len(ps) > 0 && ps[len(ps)-1].Timestamp != ps[0].Timestamp && ps[len(ps)-1].Marker
 	})
 	var dec rtph264.Decoder
@@ -136,8 +91,8 @@ func TestUDPReader(t *testing.T) {
 	}
 	var nals [][]byte
 	for i, pkt := range got {
-		if pkt.SSRC != tracks[0].ssrc {
-			t.Fatalf("video SSRC %08x, SETUP announced %08x", pkt.SSRC, tracks[0].ssrc)
+		if pkt.SSRC != tracks[0].SSRC {
+			t.Fatalf("video SSRC %08x, SETUP announced %08x", pkt.SSRC, tracks[0].SSRC)
 		}
 		if pkt.MarshalSize() > stream.DefaultPktSize {
 			t.Errorf("datagram of %d bytes", pkt.MarshalSize())
@@ -153,10 +108,10 @@ func TestUDPReader(t *testing.T) {
 		t.Fatalf("depayloaded %d NAL units, want the keyframe and the P frame whole", len(nals))
 	}
 
-	agot := readRTP(t, tracks[1].rtp, func(ps []*rtp.Packet) bool { return len(ps) == 2 })
+	agot := testpeer.ReadRTP(t, tracks[1].RTP, func(ps []*rtp.Packet) bool { return len(ps) == 2 })
 	for _, a := range agot {
-		if a.SSRC != tracks[1].ssrc || len(a.Payload) != 160 {
-			t.Errorf("audio packet SSRC %08x, %d bytes; want %08x, 160", a.SSRC, len(a.Payload), tracks[1].ssrc)
+		if a.SSRC != tracks[1].SSRC || len(a.Payload) != 160 {
+			t.Errorf("audio packet SSRC %08x, %d bytes; want %08x, 160", a.SSRC, len(a.Payload), tracks[1].SSRC)
 		}
 	}
 	if d := st.Stats().Drops[stream.DropTooBigUDP]; d != 1 {
@@ -166,8 +121,8 @@ func TestUDPReader(t *testing.T) {
 	// the sender report of each track went first, with the track's SSRC
 	for i, tr := range tracks {
 		buf := make([]byte, 1500)
-		tr.rtcp.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, err := tr.rtcp.Read(buf)
+		tr.RTCP.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := tr.RTCP.Read(buf)
 		if err != nil {
 			t.Fatalf("track %d: no sender report: %v", i, err)
 		}
@@ -176,8 +131,8 @@ func TestUDPReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		sr, ok := pkts[0].(*rtcp.SenderReport)
-		if !ok || sr.SSRC != tr.ssrc {
-			t.Errorf("track %d: RTCP %v, want a sender report of SSRC %08x", i, pkts[0], tr.ssrc)
+		if !ok || sr.SSRC != tr.SSRC {
+			t.Errorf("track %d: RTCP %v, want a sender report of SSRC %08x", i, pkts[0], tr.SSRC)
 		}
 	}
 }
@@ -251,5 +206,34 @@ func TestUDPWriteErrorCounted(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "operation not permitted") {
 		t.Errorf("the error is not in the log:\n%s", logs.String())
+	}
+}
+
+// TestBatchSenderBothFamilies: the default rtp_address (":8000") makes a
+// socket of both families; sendmmsg from it reaches an IPv4 reader, as it
+// does from an IPv4 socket.
+func TestBatchSenderBothFamilies(t *testing.T) {
+	rx, _ := testpeer.ListenUDPPair(t)
+	for _, bind := range []string{":0", "127.0.0.1:0"} {
+		pc, err := net.ListenPacket("udp", bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		c := pc.(*net.UDPConn)
+		bs := newBatchSender(c)
+		to := rx.LocalAddr().(*net.UDPAddr)
+		msgs := []ipv4.Message{{Buffers: [][]byte{[]byte("one")}, Addr: to}, {Buffers: [][]byte{[]byte("two")}, Addr: to}}
+		if n, err := bs.WriteBatch(msgs, 0); n != 2 || err != nil {
+			t.Fatalf("%s (%s, %T): sent %d of 2: %v", bind, c.LocalAddr(), bs, n, err)
+		}
+		buf := make([]byte, 16)
+		for _, want := range []string{"one", "two"} {
+			rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := rx.Read(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("%s: got %q, %v; want %q", bind, buf[:n], err, want)
+			}
+		}
 	}
 }
