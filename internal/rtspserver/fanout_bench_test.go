@@ -187,3 +187,45 @@ func benchFanOut(b *testing.B, readers int, run func(ctx context.Context, r *str
 		b.Fatalf("delivered %d packets, want %d", got, int64(total))
 	}
 }
+
+// BenchmarkUDPSend compares the system calls behind a UDP reader's frame:
+// 20 datagrams of 1412 bytes to one loopback port, one sendto each (what a
+// writer per packet does) or one sendmmsg for all (writeUDP). ns/datagram
+// is per datagram.
+func BenchmarkUDPSend(b *testing.B) {
+	rx, _ := testpeer.ListenUDPPair(b)
+	to := rx.LocalAddr().(*net.UDPAddr)
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const perFrame = 20
+	pkt := make([]byte, 1412)
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perFrame), "ns/datagram")
+	}
+	b.Run("sendto", func(b *testing.B) {
+		for b.Loop() {
+			for range perFrame {
+				if _, err := c.WriteToUDP(pkt, to); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		report(b)
+	})
+	b.Run("sendmmsg", func(b *testing.B) {
+		bs := newBatchSender(c)
+		msgs := make([]ipv4.Message, perFrame)
+		for i := range msgs {
+			msgs[i] = ipv4.Message{Buffers: [][]byte{pkt}, Addr: to}
+		}
+		for b.Loop() {
+			if n, err := bs.WriteBatch(msgs, 0); n != perFrame || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+		report(b)
+	})
+}
