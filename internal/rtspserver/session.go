@@ -137,7 +137,7 @@ func (sess *session) play(c *conn) error {
 		run = func(ctx context.Context, r *stream.Reader) { sess.end(r, writeTCP(ctx, r, c, chans, &sess.sent)) }
 	case gortsplib.ProtocolUDP:
 		out := sess.srv.udp
-		if out == nil || sess.client == nil {
+		if out == nil || sess.client == nil && len(tracks) > 0 {
 			return errors.New("UDP is off")
 		}
 		dst := make([]udpDest, len(tracks))
