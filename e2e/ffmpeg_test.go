@@ -133,7 +133,8 @@ func TestFFmpegSelfReference(t *testing.T) {
 		t.Fatalf("config: %v", err)
 	}
 	cfg.RTSP.Listen, cfg.API.Listen = "127.0.0.1:0", ""
-	a, err := app.Start(cfg, app.Options{UDPRTPAddress: "-"}, slog.New(slog.DiscardHandler))
+	cfg.RTSP.RTPAddress, cfg.RTSP.RTCPAddress = "", ""
+	a, err := app.Start(cfg, app.Options{}, slog.New(slog.DiscardHandler))
 	if err == nil {
 		a.Close()
 		t.Fatal("cam: ffmpeg:cam was accepted")

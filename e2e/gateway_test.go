@@ -91,14 +91,14 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 		o.grace = time.Second
 	}
 	opts := app.Options{
-		UDPRTPAddress: "-",
 		StreamOptions: stream.Options{Grace: o.grace, PublisherGrace: 2 * time.Second, MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, BufferSize: o.bufferSize},
 		WriteTimeout:  o.writeTimeout,
 	}
+	cfg.RTSP.RTPAddress, cfg.RTSP.RTCPAddress = "", ""
 	if o.udp {
-		rtp := freeUDPPair(t)
-		opts.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", rtp)
-		opts.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", rtp+1)
+		rtp := testpeer.FreeUDPPair(t)
+		cfg.RTSP.RTPAddress = fmt.Sprintf("127.0.0.1:%d", rtp)
+		cfg.RTSP.RTCPAddress = fmt.Sprintf("127.0.0.1:%d", rtp+1)
 	}
 	a, err := app.Start(cfg, opts, log)
 	if err != nil {
@@ -118,19 +118,6 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 		gw.API = "http://" + a.API.Addr().String()
 	}
 	return gw
-}
-
-// freeUDPPair returns an even port P with P and P+1 free for UDP.
-func freeUDPPair(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		p := freeUDPPort()
-		if p > 0 && p%2 == 0 && p < 65000 && udpFree(p+1) {
-			return p
-		}
-	}
-	t.Fatal("no free UDP port pair")
-	return 0
 }
 
 func codecsOf(streams []testpeer.ProbeStream) string {

@@ -1,25 +1,232 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
-	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-func udpFree(port int) bool {
-	c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
+var rtcpIn = regexp.MustCompile(`msg="reader left".*rtcp_in=(\d+)`)
+
+// TestUDPReadersOfBigPackets: a publisher over TCP sends 3000-byte RTP
+// packets (legal there). ffmpeg and GStreamer's rtspsrc read it over UDP at
+// once for 13 s: both decode without an error and stay to the end, and
+// their RTCP receiver reports reach the server. A raw UDP reader then sees
+// datagrams of at most rtsp.pkt_size with the SSRC its SETUP answer
+// announced.
+//
+// Staying: gortsplib ends a UDP reader's session after IdleTimeout (60 s,
+// its default, which rtspgate keeps) without an RTSP request or an RTCP
+// packet from the reader (the Session header tells clients 55 s). ffmpeg
+// sends a keepalive every 27 s and a receiver report per 280 KB received,
+// GStreamer a report every few seconds; the reports must reach gortsplib on
+// the RTCP socket our writers share, which is what is counted here.
+func TestUDPReadersOfBigPackets(t *testing.T) {
+	t.Parallel()
+	gw := startGateway(t, "streams:\n  x:\n", gatewayOpts{udp: true})
+	url := gw.URL + "x"
+	testpeer.PublishWith(t, url, "-re", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-bf", "0",
+		"-b:v", "2M", "-pkt_size", "3000")
+	gw.logs.waitFor(t, "the publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const seconds = 13
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		frames, errLines, err := testpeer.DecodeCheck(ctx, url, "udp", seconds)
+		if err != nil {
+			t.Errorf("ffmpeg over UDP: %v", err)
+		}
+		if len(errLines) > 0 {
+			t.Errorf("ffmpeg over UDP: decode errors:\n%s", strings.Join(errLines, "\n"))
+		}
+		if want := (seconds - 1) * 25; frames < want { // from a keyframe up to 1 s in
+			t.Errorf("ffmpeg over UDP decoded %d frames in %d s, want >= %d", frames, seconds, want)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := testpeer.GstDecode(ctx, url, "udp", seconds*25); err != nil {
+			t.Errorf("GStreamer rtspsrc over UDP: %v", err)
+		}
+	}()
+	wg.Wait()
+	gw.logs.waitFor(t, "both readers leaving", 10*time.Second, func(s string) bool { return len(rtcpInOf(s)) == 2 })
+	t.Logf("RTCP packets from the readers: %v; publisher: %+v", rtcpInOf(gw.logs.String()), gw.app.Registry.Get("x").Stats())
+	for i, n := range rtcpInOf(gw.logs.String()) {
+		if n == 0 {
+			t.Errorf("UDP reader %d: no RTCP packet from it reached the server", i)
+		}
 	}
-	c.Close()
-	return true
+	if strings.Contains(gw.logs.String(), "timed out") {
+		t.Error("a session timed out")
+	}
+
+	rc := testpeer.DialRaw(t, url)
+	tr := rc.PlayUDP(url, url+"/trackID=0")[0]
+	got := testpeer.ReadRTP(t, tr.RTP, func(ps []*rtp.Packet) bool { return len(ps) >= 100 })
+	for _, p := range got {
+		if !tr.HasSSRC || p.SSRC != tr.SSRC {
+			t.Fatalf("datagram SSRC %08x, the SETUP answer announced %08x (%v)", p.SSRC, tr.SSRC, tr.HasSSRC)
+		}
+		if n := p.MarshalSize(); n > stream.DefaultPktSize {
+			t.Fatalf("datagram of %d bytes, over the packet size %d", n, stream.DefaultPktSize)
+		}
+	}
+
+	// the publisher's packets were that big: their mean size is over what
+	// one datagram can carry
+	st := gw.app.Registry.Get("x").Stats()
+	if mean := st.BytesIn / max(st.PacketsIn, 1); mean <= 1472 {
+		t.Errorf("publisher's packets: %d bytes on average, want them over 1472", mean)
+	}
+	for _, reason := range []string{stream.DropTooBigUDP, stream.DropUDPWrite, stream.DropReaderSlow} {
+		if n := st.Drops[reason]; n != 0 {
+			t.Errorf("%d drops %q", n, reason)
+		}
+	}
 }
 
-// freeUDPPort returns a UDP port that was free a moment ago, or 0.
-func freeUDPPort() int {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0
+// rtcpInOf returns rtcp_in of every UDP reader that left.
+func rtcpInOf(logs string) []int {
+	var out []int
+	for _, m := range rtcpIn.FindAllStringSubmatch(logs, -1) {
+		n, _ := strconv.Atoi(m[1])
+		out = append(out, n)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return out
+}
+
+// TestTwoGatewaysWithUDP: two rtspgate binaries side by side, each with its
+// UDP ports from its config (one gives both keys, one only rtp_address and
+// a port without a host), each serve an ffmpeg UDP reader. A third on the
+// first one's ports still starts, warns with the keys to change, and serves
+// TCP.
+func TestTwoGatewaysWithUDP(t *testing.T) {
+	t.Parallel()
+	cam := testpeer.StartCamera(t, testpeer.CameraOptions{Path: "/cam", Audio: "none"})
+	p1, p2 := testpeer.FreeUDPPair(t), testpeer.FreeUDPPair(t)
+	for p2 == p1 {
+		p2 = testpeer.FreeUDPPair(t)
+	}
+	configs := []string{
+		fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n  rtcp_address: 127.0.0.1:%d\n", p1, p1+1),
+		fmt.Sprintf("rtsp:\n  rtp_address: \":%d\"\n", p2),
+		fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n", p1), // taken by the first
+	}
+	var urls []string
+	var third *gatewayBinary
+	for _, c := range configs {
+		gb := startGatewayBinary(t, "streams:\n  cam: "+cam.URL+"\napi:\n  listen: \"\"\n"+c)
+		urls = append(urls, gb.url+"cam")
+		third = gb
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, u := range urls[:2] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			frames, errLines, err := testpeer.DecodeCheck(ctx, u, "udp", 3)
+			if err != nil || len(errLines) > 0 || frames < 40 {
+				t.Errorf("gateway %d over UDP: %d frames, %v %v", i+1, frames, err, errLines)
+			}
+		}()
+	}
+	wg.Wait()
+	warn := third.waitLine(t, "RTSP over UDP is off")
+	for _, want := range []string{"rtsp.rtp_address", "rtsp.rtcp_address", fmt.Sprintf("rtp_address=127.0.0.1:%d", p1)} {
+		if !strings.Contains(warn, want) {
+			t.Errorf("the warning does not name %q:\n%s", want, warn)
+		}
+	}
+	if frames, _, err := testpeer.DecodeCheck(ctx, urls[2], "tcp", 1); err != nil || frames == 0 {
+		t.Errorf("the gateway without UDP over TCP: %d frames, %v", frames, err)
+	}
+}
+
+// gatewayBinary is the real rtspgate run with a config file, listening on a
+// free port on 127.0.0.1.
+type gatewayBinary struct {
+	url   string // rtsp://127.0.0.1:PORT/
+	mu    sync.Mutex
+	lines []string
+	added chan struct{}
+}
+
+// startGatewayBinary starts the binary with yml plus rtsp.listen on a free
+// port, and waits until its RTSP server listens.
+func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
+	t.Helper()
+	port := testpeer.FreePort(t)
+	// rtsp: may already be in yml: put listen under it
+	listen := fmt.Sprintf("  listen: 127.0.0.1:%d\n", port)
+	if strings.Contains(yml, "rtsp:\n") {
+		yml = strings.Replace(yml, "rtsp:\n", "rtsp:\n"+listen, 1)
+	} else {
+		yml += "rtsp:\n" + listen
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gb := &gatewayBinary{url: fmt.Sprintf("rtsp://127.0.0.1:%d/", port), added: make(chan struct{}, 1)}
+	b := startBinary(t, dir, nil, func(line string) {
+		gb.mu.Lock()
+		gb.lines = append(gb.lines, line)
+		gb.mu.Unlock()
+		select {
+		case gb.added <- struct{}{}:
+		default:
+		}
+	}, "-c", "rtspgate.yaml")
+	t.Cleanup(func() {
+		b.stop(t)
+		if t.Failed() {
+			t.Logf("rtspgate %s log:\n%s", gb.url, strings.Join(gb.all(), "\n"))
+		}
+	})
+	gb.waitLine(t, "RTSP server listening")
+	return gb
+}
+
+func (gb *gatewayBinary) all() []string {
+	gb.mu.Lock()
+	defer gb.mu.Unlock()
+	return append([]string(nil), gb.lines...)
+}
+
+// waitLine waits up to 15 s for a log line holding s and returns it.
+func (gb *gatewayBinary) waitLine(t *testing.T, s string) string {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		for _, l := range gb.all() {
+			if strings.Contains(l, s) {
+				return l
+			}
+		}
+		select {
+		case <-gb.added:
+		case <-deadline:
+			t.Fatalf("rtspgate %s never logged %q:\n%s", gb.url, s, strings.Join(gb.all(), "\n"))
+		}
+	}
 }

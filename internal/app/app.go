@@ -30,10 +30,6 @@ const DemoStream = "demo"
 
 // Options are settings that are not in the config file.
 type Options struct {
-	// UDPRTPAddress and UDPRTCPAddress are where UDP readers' RTP/RTCP go
-	// from; empty: ports 8000 and 8001 on the RTSP listen host. "-" disables
-	// UDP readers.
-	UDPRTPAddress, UDPRTCPAddress string
 	// StreamOptions tune the core (tests shorten grace times).
 	StreamOptions stream.Options
 	// WriteTimeout drops a reader whose socket takes nothing for this long
@@ -99,6 +95,9 @@ func Start(cfg *config.Config, opts Options, log *slog.Logger) (*App, error) {
 	so.Logger = log
 	so.Frame = rtspserver.Frame
 	so.NoGOPCache = so.NoGOPCache || cfg.RTSP.NoGOPCache
+	if so.PktSize == 0 {
+		so.PktSize = cfg.RTSP.PktSize
+	}
 	so.Openers = a.openers(runner)
 	reg := stream.NewRegistry(so)
 	a.Registry = reg
@@ -201,26 +200,22 @@ func warnOpenRTSP(cfg *config.Config, log *slog.Logger) {
 
 func startRTSP(cfg *config.Config, opts Options, reg *stream.Registry, log *slog.Logger) (*rtspserver.Server, error) {
 	rc := rtspserver.Config{
-		Listen:       cfg.RTSP.Listen,
-		Username:     cfg.RTSP.Username,
-		Password:     cfg.RTSP.Password,
-		DefaultQuery: cfg.RTSP.DefaultQuery,
-		WriteTimeout: opts.WriteTimeout,
-	}
-	udp := opts.UDPRTPAddress != "-"
-	if udp {
-		rc.UDPRTPAddress, rc.UDPRTCPAddress = opts.UDPRTPAddress, opts.UDPRTCPAddress
-		if rc.UDPRTPAddress == "" {
-			host, _, _ := net.SplitHostPort(cfg.RTSP.Listen)
-			rc.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(8000))
-			rc.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(8001))
-		}
+		Listen:         cfg.RTSP.Listen,
+		Username:       cfg.RTSP.Username,
+		Password:       cfg.RTSP.Password,
+		DefaultQuery:   cfg.RTSP.DefaultQuery,
+		WriteTimeout:   opts.WriteTimeout,
+		UDPRTPAddress:  onListenHost(cfg.RTSP.RTPAddress, cfg.RTSP.Listen),
+		UDPRTCPAddress: onListenHost(cfg.RTSP.RTCPAddress, cfg.RTSP.Listen),
 	}
 	srv := rtspserver.New(rc, reg, log)
 	err := srv.Start()
-	if err != nil && udp && isUDPBindError(err) {
+	if err != nil && rc.UDPRTPAddress != "" && isUDPBindError(err) {
 		// readers over TCP matter most; do not refuse to start for UDP
-		log.Warn("RTSP over UDP disabled: cannot use its ports", "rtp", rc.UDPRTPAddress, "rtcp", rc.UDPRTCPAddress, "err", err)
+		log.Warn("RTSP over UDP is off: its ports are taken (another rtspgate, go2rtc or mediamtx on this host?); "+
+			"UDP readers will be refused, TCP readers play. Set rtsp.rtp_address and rtsp.rtcp_address to free ports "+
+			"(an even port and the next, e.g. rtp_address: \":8002\" and rtcp_address: \":8003\"), or both \"\" to turn UDP off",
+			"rtp_address", rc.UDPRTPAddress, "rtcp_address", rc.UDPRTCPAddress, "err", err)
 		rc.UDPRTPAddress, rc.UDPRTCPAddress = "", ""
 		srv = rtspserver.New(rc, reg, log)
 		err = srv.Start()
@@ -229,6 +224,17 @@ func startRTSP(cfg *config.Config, opts Options, reg *stream.Registry, log *slog
 		return nil, fmt.Errorf("rtsp.listen %q: %w", cfg.RTSP.Listen, err)
 	}
 	return srv, nil
+}
+
+// onListenHost gives addr (host:port, or "") the host of listen when it has
+// none: UDP readers reach the host they reached RTSP on.
+func onListenHost(addr, listen string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	lhost, _, _ := net.SplitHostPort(listen)
+	return net.JoinHostPort(lhost, port)
 }
 
 func isUDPBindError(err error) bool {

@@ -33,7 +33,7 @@ func TestSourceErrorsNameFileLineAndKey(t *testing.T) {
 				t.Fatalf("config: %v", err)
 			}
 			cfg.RTSP.Listen, cfg.API.Listen = "", ""
-			a, err := Start(cfg, Options{UDPRTPAddress: "-"}, slog.New(slog.DiscardHandler))
+			a, err := Start(cfg, Options{}, slog.New(slog.DiscardHandler))
 			if err == nil {
 				a.Close()
 				t.Fatal("started")
@@ -42,5 +42,21 @@ func TestSourceErrorsNameFileLineAndKey(t *testing.T) {
 				t.Fatalf("error\n  %v\nwant it to start with\n  %s\nand hold no password", err, c.want)
 			}
 		})
+	}
+}
+
+// TestOnListenHost: a UDP address without a host takes rtsp.listen's, so a
+// server on loopback keeps its UDP on loopback too.
+func TestOnListenHost(t *testing.T) {
+	for _, c := range []struct{ addr, listen, want string }{
+		{":8000", "127.0.0.1:8554", "127.0.0.1:8000"},
+		{":8000", ":8554", ":8000"},
+		{":8000", "[::1]:8554", "[::1]:8000"},
+		{"192.168.1.2:8000", "127.0.0.1:8554", "192.168.1.2:8000"},
+		{"", "127.0.0.1:8554", ""},
+	} {
+		if got := onListenHost(c.addr, c.listen); got != c.want {
+			t.Errorf("onListenHost(%q, %q) = %q, want %q", c.addr, c.listen, got, c.want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ type Config struct {
 	// once: its other top-level sections ("webrtc", "hass"), its keys
 	// inside sections rtspgate reads ("api.origin", "log.format",
 	// "log.rtsp"), and keys rtspgate reads and checks but has no use for
-	// yet ("rtsp.pkt_size", "ffmpeg.bin"). A key neither knows is an
+	// yet. A key neither knows is an
 	// error, not listed here.
 	Ignored []string
 }
@@ -29,7 +29,12 @@ type RTSP struct {
 	Username     string // auth is off when empty
 	Password     string
 	DefaultQuery string // default "video&audio"
-	PktSize      int    // max RTP packet size sent to readers; 0 = unset
+	PktSize      int    // max RTP packet size of H.264/H.265 sent to readers; 0 = unset (1400)
+	// RTPAddress and RTCPAddress are where UDP readers' RTP and RTCP go
+	// from (default ":8000" and ":8001"; a port follows the other when only
+	// one is written); both "" turn UDP readers off. A host left out is
+	// rtsp.listen's.
+	RTPAddress, RTCPAddress string
 	// NoGOPCache (gop_cache: false) makes new readers wait for the next
 	// keyframe instead of starting at the last one.
 	NoGOPCache bool
@@ -59,7 +64,7 @@ type FFmpeg struct {
 // default of every key.
 func Default() *Config {
 	return &Config{
-		RTSP:   RTSP{Listen: ":8554", DefaultQuery: "video&audio"},
+		RTSP:   RTSP{Listen: ":8554", DefaultQuery: "video&audio", RTPAddress: ":8000", RTCPAddress: ":8001"},
 		API:    API{Listen: ":1984"},
 		Log:    Log{Level: "info"},
 		FFmpeg: FFmpeg{Bin: "ffmpeg", Templates: map[string]string{}},
@@ -86,7 +91,7 @@ func Load(paths []string, getenv func(string) (string, bool)) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := checkPairs(cfg, at); err != nil {
+	if err := checkAll(cfg, at); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -100,7 +105,7 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 	if err := apply(cfg, at, name, data, getenv); err != nil {
 		return nil, err
 	}
-	if err := checkPairs(cfg, at); err != nil {
+	if err := checkAll(cfg, at); err != nil {
 		return nil, err
 	}
 	return cfg, nil

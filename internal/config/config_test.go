@@ -123,7 +123,7 @@ func TestSpecExamples(t *testing.T) {
 	})
 	t.Run("server", func(t *testing.T) {
 		cfg := mustParse(t, serverExample)
-		want := RTSP{Listen: ":8554", Username: "admin", Password: "pass", DefaultQuery: "video&audio"}
+		want := RTSP{Listen: ":8554", Username: "admin", Password: "pass", DefaultQuery: "video&audio", RTPAddress: ":8000", RTCPAddress: ":8001"}
 		if cfg.RTSP != want {
 			t.Errorf("RTSP = %+v, want %+v", cfg.RTSP, want)
 		}
@@ -132,7 +132,7 @@ func TestSpecExamples(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	want := &Config{
-		RTSP:   RTSP{Listen: ":8554", DefaultQuery: "video&audio"},
+		RTSP:   RTSP{Listen: ":8554", DefaultQuery: "video&audio", RTPAddress: ":8000", RTCPAddress: ":8001"},
 		API:    API{Listen: ":1984"},
 		Log:    Log{Level: "info"},
 		FFmpeg: FFmpeg{Bin: "ffmpeg", Templates: map[string]string{}},
@@ -194,7 +194,7 @@ homekit: {}
 	if cfg.FFmpeg.Bin != "/usr/bin/ffmpeg" || cfg.FFmpeg.Templates["h264"] != "-c:v libx264" || len(cfg.FFmpeg.Templates) != 1 {
 		t.Errorf("FFmpeg = %+v", cfg.FFmpeg)
 	}
-	want := []string{"rtsp.pkt_size", "api.origin", "log.rtsp", "webrtc", "hass", "homekit"}
+	want := []string{"api.origin", "log.rtsp", "webrtc", "hass", "homekit"}
 	if !reflect.DeepEqual(cfg.Ignored, want) {
 		t.Errorf("Ignored = %q, want %q", cfg.Ignored, want)
 	}

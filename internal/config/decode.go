@@ -36,7 +36,7 @@ type place struct {
 }
 
 // apply parses data (one YAML document) and applies its keys on top of cfg,
-// recording in at where the keys checkPairs looks at were set.
+// recording in at where the keys checkAll looks at were set.
 func apply(cfg *Config, at places, file string, data []byte, getenv func(string) (string, bool)) error {
 	if getenv == nil {
 		getenv = os.LookupEnv
@@ -321,7 +321,6 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 		case "gop_cache":
 			c.NoGOPCache, err = d.off(v, path)
 		case "pkt_size":
-			d.cfg.ignore(path) // read, but not used yet
 			var s string
 			if s, err = d.str(v, path); err != nil {
 				return err
@@ -338,6 +337,12 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 				return d.errorf(v, path, "want a number of bytes from 1 to 65535, got %d", n)
 			}
 			c.PktSize = n
+		case "rtp_address":
+			d.setAt(path, k)
+			c.RTPAddress, err = d.listen(v, path)
+		case "rtcp_address":
+			d.setAt(path, k)
+			c.RTCPAddress, err = d.listen(v, path)
 		default:
 			return d.other(rtspKeys, "rtsp", key, k, v)
 		}

@@ -23,7 +23,7 @@ type schema struct {
 var (
 	freeNames = &schema{free: true}
 
-	rtspKeys = &schema{known: []string{"listen", "username", "password", "default_query", "pkt_size", "gop_cache"}}
+	rtspKeys = &schema{known: []string{"listen", "username", "password", "default_query", "pkt_size", "rtp_address", "rtcp_address", "gop_cache"}}
 
 	apiKeys = &schema{known: []string{
 		"listen", "username", "password", "local_auth", "base_path", "static_dir", "origin",

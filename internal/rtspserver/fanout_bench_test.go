@@ -14,8 +14,10 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+	"golang.org/x/net/ipv4"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
 // countingWriter stands in for a socket: it walks the buffers like writev
@@ -57,15 +59,83 @@ func (w *countingWriter) writeBatch(bufs *net.Buffers) error {
 // waking readers, and each reader's batch build. One op is one packet
 // written; ns/delivered and allocs/delivered divide by the readers.
 func BenchmarkFanOut(b *testing.B) {
-	for _, readers := range []int{1, 10, 100, 1000} {
+	for _, readers := range []int{1, 10, 100, 200, 1000} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			benchFanOut(b, readers)
+			benchFanOut(b, readers, tcpReader)
 		})
 	}
 }
 
-func benchFanOut(b *testing.B, readers int) {
-	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Frame: Frame})
+// BenchmarkFanOutUDP is BenchmarkFanOut for UDP readers, with the TCP path
+// at the same number of readers in the same run: "tcp" and "udp" hand each
+// batch to a counter (no system call: the cost of our code), "udp-sendmmsg"
+// sends every datagram with sendmmsg from one real socket to one loopback
+// port per reader (nobody reads them: the kernel drops what its buffers do
+// not hold, after the send).
+func BenchmarkFanOutUDP(b *testing.B) {
+	const readers = 200
+	b.Run(fmt.Sprintf("readers=%d/tcp", readers), func(b *testing.B) { benchFanOut(b, readers, tcpReader) })
+	b.Run(fmt.Sprintf("readers=%d/udp", readers), func(b *testing.B) {
+		benchFanOut(b, readers, func(ctx context.Context, r *stream.Reader, st *stream.Stream, delivered *atomic.Int64) error {
+			return writeUDP(ctx, r, &countingUDP{packets: delivered}, benchDest(b, false), new(sentCounts), newDropNote(st, slog.New(slog.DiscardHandler)))
+		})
+	})
+	b.Run(fmt.Sprintf("readers=%d/udp-sendmmsg", readers), func(b *testing.B) {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		plane := &udpPlane{rtp: newBatchSender(c), rtcp: c}
+		benchFanOut(b, readers, func(ctx context.Context, r *stream.Reader, st *stream.Stream, delivered *atomic.Int64) error {
+			out := &countingUDP{packets: delivered, next: plane}
+			return writeUDP(ctx, r, out, benchDest(b, true), new(sentCounts), newDropNote(st, slog.New(slog.DiscardHandler)))
+		})
+	})
+}
+
+func tcpReader(ctx context.Context, r *stream.Reader, _ *stream.Stream, delivered *atomic.Int64) error {
+	return writeTCP(ctx, r, &countingWriter{packets: delivered}, []byte{0}, new(sentCounts))
+}
+
+// countingUDP counts the datagrams of each batch, and sends them on with
+// next when set.
+type countingUDP struct {
+	packets *atomic.Int64
+	next    udpOut
+}
+
+func (c *countingUDP) sendRTP(ms []ipv4.Message) (int, error) {
+	n, err := len(ms), error(nil)
+	if c.next != nil {
+		n, err = c.next.sendRTP(ms)
+	}
+	c.packets.Add(int64(n))
+	return n, err
+}
+
+func (c *countingUDP) sendRTCP(b []byte, to *net.UDPAddr) error {
+	if c.next != nil {
+		return c.next.sendRTCP(b, to)
+	}
+	return nil
+}
+
+// benchDest is one reader's destination: a bound loopback socket pair when
+// real, else an address nobody sends to.
+func benchDest(b *testing.B, real bool) []udpDest {
+	if !real {
+		return []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}}}
+	}
+	rtp, rtcp := testpeer.ListenUDPPair(b)
+	return []udpDest{{rtp: rtp.LocalAddr().(*net.UDPAddr), rtcp: rtcp.LocalAddr().(*net.UDPAddr)}}
+}
+
+// benchFanOut publishes 1400-byte H.264 packets, 20 a frame, to readers
+// that each run run until ctx ends, counting what they hand on in delivered.
+func benchFanOut(b *testing.B, readers int, run func(ctx context.Context, r *stream.Reader, st *stream.Stream, delivered *atomic.Int64) error) {
+	// packets of 1412 bytes are not cut at the default 1400: keep them whole
+	reg := stream.NewRegistry(stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Frame: Frame, PktSize: maxDatagram})
 	defer reg.Close()
 	st := reg.GetOrCreate("bench")
 	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "bench")
@@ -84,7 +154,7 @@ func benchFanOut(b *testing.B, readers int) {
 		go func() {
 			defer wg.Done()
 			defer r.Close()
-			_ = writeTCP(ctx, r, &countingWriter{packets: &delivered}, []byte{0}, new(sentCounts))
+			_ = run(ctx, r, st, &delivered)
 		}()
 	}
 	payload := make([]byte, 1400)
@@ -246,4 +316,46 @@ func benchShape(b *testing.B, twoSources bool, readers int) {
 	if batches > 0 {
 		b.ReportMetric(float64(buffers)/float64(batches), "bufs/batch")
 	}
+}
+
+// BenchmarkUDPSend compares the system calls behind a UDP reader's frame:
+// 20 datagrams of 1412 bytes to one loopback port, one sendto each (what a
+// writer per packet does) or one sendmmsg for all (writeUDP). ns/datagram
+// is per datagram.
+func BenchmarkUDPSend(b *testing.B) {
+	rx, _ := testpeer.ListenUDPPair(b)
+	to := rx.LocalAddr().(*net.UDPAddr)
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const perFrame = 20
+	pkt := make([]byte, 1412)
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perFrame), "ns/datagram")
+	}
+	b.Run("sendto", func(b *testing.B) {
+		for b.Loop() {
+			for range perFrame {
+				if _, err := c.WriteToUDP(pkt, to); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		report(b)
+	})
+	b.Run("sendmmsg", func(b *testing.B) {
+		bs := newBatchSender(c)
+		msgs := make([]ipv4.Message, perFrame)
+		for i := range msgs {
+			msgs[i] = ipv4.Message{Buffers: [][]byte{pkt}, Addr: to}
+		}
+		for b.Loop() {
+			if n, err := bs.WriteBatch(msgs, 0); n != perFrame || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+		report(b)
+	})
 }

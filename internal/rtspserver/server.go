@@ -1,7 +1,9 @@
 // Package rtspserver serves rtspgate's streams over RTSP: readers PLAY
 // rtsp://host:port/{name}, publishers ANNOUNCE/RECORD to it. gortsplib runs
-// the control plane; media to TCP readers goes through our own batching
-// writer (see DESIGN.md), media to UDP readers through gortsplib's sessions.
+// the control plane; readers' media goes out through our own batching
+// writers (see DESIGN.md): to TCP readers one write per frame on the RTSP
+// connection, to UDP readers one sendmmsg per frame on the server's RTP
+// socket, which gortsplib opens and we take through its ListenPacket hook.
 package rtspserver
 
 import (
@@ -27,7 +29,7 @@ import (
 
 // Config is what the server needs to know.
 type Config struct {
-	// Listen is host:port for RTSP over TCP; UDP uses the two next ports.
+	// Listen is host:port for RTSP over TCP.
 	Listen       string
 	Username     string
 	Password     string
@@ -37,8 +39,8 @@ type Config struct {
 	WaitTracks   time.Duration
 	WriteTimeout time.Duration
 	ReadTimeout  time.Duration
-	// UDPRTPAddress/UDPRTCPAddress enable UDP readers; empty derives ports
-	// from Listen (RTP = port+1 is not used: 8000/8001 as usual peers do).
+	// UDPRTPAddress and UDPRTCPAddress (an even port and the next) enable
+	// UDP readers; empty: TCP only.
 	UDPRTPAddress  string
 	UDPRTCPAddress string
 }
@@ -49,6 +51,7 @@ type Server struct {
 	reg *stream.Registry
 	log *slog.Logger
 	srv *gortsplib.Server
+	udp udpOut // nil without UDP
 
 	mu    sync.Mutex
 	media map[*stream.Stream]map[string]*mediaSet
@@ -78,6 +81,7 @@ func New(cfg Config, reg *stream.Registry, log *slog.Logger) *Server {
 
 // Start listens on the configured address.
 func (s *Server) Start() error {
+	var rtp, rtcp *net.UDPConn
 	s.srv = &gortsplib.Server{
 		Handler:        s,
 		RTSPAddress:    s.cfg.Listen,
@@ -85,8 +89,6 @@ func (s *Server) Start() error {
 		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
 		ReadTimeout:    s.cfg.ReadTimeout,
 		WriteTimeout:   s.cfg.WriteTimeout,
-		// UDP readers get a whole keyframe pushed at once: room for one
-		WriteQueueSize: 2048,
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			if err != nil {
@@ -94,9 +96,31 @@ func (s *Server) Start() error {
 			}
 			return &listener{Listener: l, writeTimeout: s.cfg.WriteTimeout}, nil
 		},
+		// the UDP sockets: gortsplib reads from them, UDP readers' media
+		// goes out on them from our own writers
+		ListenPacket: func(network, address string) (net.PacketConn, error) {
+			pc, err := net.ListenPacket(network, address)
+			if err != nil {
+				return nil, err
+			}
+			uc, ok := pc.(*net.UDPConn)
+			if !ok {
+				return pc, nil
+			}
+			switch address {
+			case s.cfg.UDPRTPAddress:
+				rtp = uc
+			case s.cfg.UDPRTCPAddress:
+				rtcp = uc
+			}
+			return udpSocket{uc}, nil
+		},
 	}
 	if err := s.srv.Start(); err != nil {
 		return fmt.Errorf("rtsp: listen %s: %w", s.cfg.Listen, err)
+	}
+	if rtp != nil && rtcp != nil {
+		s.udp = &udpPlane{rtp: newBatchSender(rtp), rtcp: rtcp}
 	}
 	return nil
 }
@@ -171,7 +195,7 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	case base.Setup:
 		if sess := c.setup; sess != nil {
 			c.setup = nil
-			sess.setupDone(res)
+			sess.setupDone(res, sc.NetConn().RemoteAddr())
 		}
 	case base.Play:
 		if ss := sc.Session(); ss != nil {

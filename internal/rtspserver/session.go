@@ -12,7 +12,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
 
@@ -27,8 +26,12 @@ type session struct {
 	peer     string
 	log      *slog.Logger
 	channels map[*description.Media]int // TCP interleaved RTP channel per media
-	hold     func()                     // keeps the tracks' sources up between SETUP and PLAY
-	gop      int                        // the query's gop=: 1 on, 0 off, -1 not set
+	// UDP: the client's RTP and RTCP ports per media, and the address it
+	// set up from (gortsplib's too)
+	ports  map[*description.Media][2]int
+	client *net.TCPAddr
+	hold   func() // keeps the tracks' sources up between SETUP and PLAY
+	gop    int    // the query's gop=: 1 on, 0 off, -1 not set
 
 	// pendingStart starts media once the PLAY response is written.
 	pendingStart func()
@@ -59,13 +62,15 @@ func newReaderSession(srv *Server, ss *gortsplib.ServerSession, ms *mediaSet, pe
 		peer:     peer,
 		log:      srv.log.With("stream", ms.st.Name, "peer", peer),
 		channels: map[*description.Media]int{},
+		ports:    map[*description.Media][2]int{},
 		hold:     ms.st.Hold(ms.tracks),
 	}
 }
 
-// setupDone records the channel of the media just set up and announces the
-// SSRC our packets carry (over UDP gortsplib writes, with its own SSRC).
-func (sess *session) setupDone(res *base.Response) {
+// setupDone records where the media just set up goes (its interleaved
+// channel, or the client's UDP ports and address) and announces the SSRC our
+// packets carry.
+func (sess *session) setupDone(res *base.Response, from net.Addr) {
 	medias := sess.ss.Medias()
 	if len(medias) == 0 {
 		return
@@ -76,10 +81,20 @@ func (sess *session) setupDone(res *base.Response) {
 		return
 	}
 	th, err := transportOf(res)
-	if err != nil || th.InterleavedIDs == nil {
+	if err != nil {
 		return
 	}
-	sess.channels[m] = th.InterleavedIDs[0]
+	switch ta, _ := from.(*net.TCPAddr); {
+	case th.InterleavedIDs != nil:
+		sess.channels[m] = th.InterleavedIDs[0]
+	case th.ClientPorts != nil && ta != nil:
+		sess.ports[m] = *th.ClientPorts
+		if sess.client == nil {
+			sess.client = ta
+		}
+	default:
+		return
+	}
 	ssrc := sess.ms.tracks[pos].SSRC
 	th.SSRC = &ssrc
 	res.Header["Transport"] = th.Marshal()
@@ -126,10 +141,29 @@ func (sess *session) play(c *conn) error {
 			defer sess.srv.votes.add(tracks, chans, -1)
 			sess.end(r, writeTCP(ctx, r, c, chans, &sess.sent))
 		}
-	default:
-		run = func(ctx context.Context, r *stream.Reader) {
-			sess.end(r, writeUDP(ctx, r, sess.ss, medias, &sess.sent))
+	case gortsplib.ProtocolUDP:
+		out := sess.srv.udp
+		if out == nil || sess.client == nil && len(tracks) > 0 {
+			return errors.New("UDP is off")
 		}
+		dst := make([]udpDest, len(tracks))
+		for i, m := range medias {
+			ports, ok := sess.ports[m]
+			if !ok {
+				return errors.New("no client ports")
+			}
+			ip, zone := sess.client.IP, sess.client.Zone
+			dst[i] = udpDest{
+				rtp:  &net.UDPAddr{IP: ip, Port: ports[0], Zone: zone},
+				rtcp: &net.UDPAddr{IP: ip, Port: ports[1], Zone: zone},
+			}
+		}
+		drops := newDropNote(sess.ms.st, sess.log)
+		run = func(ctx context.Context, r *stream.Reader) {
+			sess.end(r, writeUDP(ctx, r, out, dst, &sess.sent, drops))
+		}
+	default:
+		return errors.New("transport not served: " + tr.Protocol.String())
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -176,8 +210,8 @@ func (sess *session) end(r *stream.Reader, err error) {
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return
-	case errors.Is(err, stream.ErrLagged), errors.As(err, new(liberrors.ErrServerWriteQueueFull)):
-		// behind by a whole ring (TCP) or gortsplib's send queue (UDP)
+	case errors.Is(err, stream.ErrLagged):
+		// behind by a whole ring
 		sess.ms.st.CountDrop(stream.DropReaderSlow)
 		sess.log.Warn("reader dropped: it fell behind the stream", "reason", err)
 	case errors.As(err, &ne) && ne.Timeout():
@@ -234,7 +268,12 @@ func (sess *session) close(err error) {
 	}
 	sess.hold()
 	if !sess.since.IsZero() {
-		sess.log.Info("reader left", "stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.bytes.Load(), "reason", err)
+		args := []any{"stayed", time.Since(sess.since).Round(time.Millisecond), "bytes", sess.sent.bytes.Load(), "reason", err}
+		if sess.tr == gortsplib.ProtocolUDP.String() {
+			// its receiver reports keep a UDP session from timing out
+			args = append(args, "rtcp_in", sess.ss.Stats().InboundRTCPPackets)
+		}
+		sess.log.Info("reader left", args...)
 	} else {
 		sess.log.Debug("session closed", "reason", err)
 	}
@@ -245,7 +284,7 @@ type batchWriter interface {
 	writeBatch(bufs *net.Buffers) error
 }
 
-// srEvery is how often TCP readers get an RTCP sender report per track:
+// srEvery is how often readers get an RTCP sender report per track:
 // players need one to line audio up with video.
 const srEvery = 5 * time.Second
 
@@ -355,34 +394,4 @@ func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, oct
 		return b
 	}
 	return nil
-}
-
-// writeUDP hands each packet to gortsplib, which sends one datagram per packet.
-func writeUDP(ctx context.Context, r *stream.Reader, ss *gortsplib.ServerSession, medias []*description.Media, sent *sentCounts) error {
-	var pkts []*stream.Packet
-	var err error
-	for {
-		if err = r.Wait(ctx); err != nil {
-			return err
-		}
-		pkts, err = r.Next(pkts[:0])
-		if err != nil {
-			return err
-		}
-		var n, bytes uint64
-		for _, p := range pkts {
-			cp := *p.RTP // gortsplib sets the SSRC on the packet it gets
-			if err = ss.WritePacketRTPWithNTP(medias[r.Position(p.Track)], &cp, p.Wall); err != nil {
-				break
-			}
-			n++
-			bytes += uint64(len(p.Data))
-		}
-		sent.bytes.Add(bytes) // once a batch, not once a packet
-		sent.packets.Add(n)
-		clear(pkts)
-		if err != nil {
-			return err
-		}
-	}
 }

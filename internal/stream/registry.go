@@ -32,6 +32,9 @@ type Options struct {
 	Frame      FrameFunc
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// PktSize is the largest marshalled RTP packet of an H.264 or H.265
+	// track readers get; bigger ones are cut (default DefaultPktSize).
+	PktSize int
 }
 
 // DefaultBufferSize holds a whole group of pictures of a camera sending a
@@ -59,6 +62,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.PktSize == 0 {
+		o.PktSize = DefaultPktSize
 	}
 }
 

@@ -23,6 +23,13 @@ const (
 	// DropReaderStuck: a reader whose socket took nothing for the write
 	// timeout; counted by the server, one per reader.
 	DropReaderStuck = "reader stuck"
+	// DropTooBigUDP: a packet over the largest UDP datagram readers take,
+	// of a codec that cannot be cut (H.264 and H.265 are cut at
+	// Options.PktSize); counted by the server, one per packet per reader.
+	DropTooBigUDP = "too big for UDP"
+	// DropUDPWrite: a datagram to a UDP reader that its socket refused;
+	// counted by the server, one per packet per reader.
+	DropUDPWrite = "UDP write error"
 )
 
 // Quirks the core notices itself (sources report theirs with
@@ -86,7 +93,7 @@ func (s *Stream) Stats() StreamStats {
 		PacketsIn: c.packetsIn,
 		Drops: map[string]uint64{
 			DropTooBig: c.tooBig.n, DropMarshal: c.marshal.n, DropTrackEnded: c.ended.n,
-			DropReaderSlow: 0, DropReaderStuck: 0,
+			DropReaderSlow: 0, DropReaderStuck: 0, DropTooBigUDP: 0, DropUDPWrite: 0,
 		},
 	}
 	for r, n := range c.byServer {
@@ -97,13 +104,16 @@ func (s *Stream) Stats() StreamStats {
 
 // CountDrop counts one drop for reason, e.g. DropReaderSlow when the server
 // drops a reader. The caller logs it: it knows the reader.
-func (s *Stream) CountDrop(reason string) {
+func (s *Stream) CountDrop(reason string) { s.CountDrops(reason, 1) }
+
+// CountDrops counts n drops for reason at once (a batch of packets).
+func (s *Stream) CountDrops(reason string, n uint64) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.ctr.byServer == nil {
 		s.ctr.byServer = map[string]uint64{}
 	}
-	s.ctr.byServer[reason]++
+	s.ctr.byServer[reason] += n
 }
 
 // dropLocked counts a packet the core drops and logs it, rate-limited;

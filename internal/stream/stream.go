@@ -375,7 +375,7 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 				ps.Extension, ps.Extensions = false, nil
 				ps.Padding, ps.PaddingSize = false, 0
 				ps.SequenceNumber = t.insertBefore(pkt)
-				s.pushLocked(t, ps, now, wall, key)
+				s.pushSplitLocked(t, ps, pkt, now, wall, key)
 				key = false
 			}
 		}
@@ -387,7 +387,7 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 	} else {
 		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
 	}
-	size, ok := s.pushLocked(t, pkt, now, wall, key)
+	size, ok := s.pushSplitLocked(t, pkt, pkt, now, wall, key)
 	s.ctr.bytesIn += uint64(size)
 	if !ok {
 		return false

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/rtpfrag"
 )
 
 // Kind is the kind of media a track carries.
@@ -101,6 +103,7 @@ type Track struct {
 	auStart   bool
 	sawMarker bool // the source marks frame ends: wake readers only there
 	params    paramSets
+	frag      rtpfrag.Splitter // cuts packets over Options.PktSize
 	clock     mediaClock
 	src       *sourceClock // shared by the tracks of one source connection
 

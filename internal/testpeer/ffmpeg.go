@@ -118,14 +118,22 @@ func DecodeCheck(ctx context.Context, url, transport string, seconds float64) (f
 // The test's cleanup stops it; its stderr is logged if the test failed.
 func Publish(t testing.TB, file, url string, loop bool) *Process {
 	t.Helper()
-	args := []string{"-nostdin", "-hide_banner", "-nostats", "-v", "warning", "-re"}
+	args := []string{"-re"}
 	if loop {
 		args = append(args, "-stream_loop", "-1")
 	}
-	args = append(args, "-i", file, "-c", "copy", "-rtsp_transport", "tcp", "-f", "rtsp", url)
-	p, err := startProcess(exec.Command("ffmpeg", args...), nil, nil)
+	return PublishWith(t, url, append(args, "-i", file, "-c", "copy")...)
+}
+
+// PublishWith is Publish with the inputs and options given: `ffmpeg ARGS
+// -rtsp_transport tcp -f rtsp URL`, e.g. a lavfi source encoded live.
+func PublishWith(t testing.TB, url string, args ...string) *Process {
+	t.Helper()
+	all := append([]string{"-nostdin", "-hide_banner", "-nostats", "-v", "warning"}, args...)
+	all = append(all, "-rtsp_transport", "tcp", "-f", "rtsp", url)
+	p, err := startProcess(exec.Command("ffmpeg", all...), nil, nil)
 	if err != nil {
-		t.Fatalf("testpeer: publish %s to %s: %v (Debian package ffmpeg)", file, url, err)
+		t.Fatalf("testpeer: publish to %s: %v (Debian package ffmpeg)", url, err)
 	}
 	t.Cleanup(func() {
 		p.Stop()

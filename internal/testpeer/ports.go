@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"fmt"
 	"net"
 	"testing"
 )
@@ -19,4 +20,56 @@ func FreePort(t testing.TB) int {
 		t.Fatalf("testpeer: find a free port: %v", err)
 	}
 	return port
+}
+
+// FreeUDPPair returns an even UDP port P on 127.0.0.1 with P and P+1 free a
+// moment ago: an RTP/RTCP pair for a server's rtp_address and rtcp_address.
+func FreeUDPPair(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testpeer: find a free UDP port: %v", err)
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port
+		if p%2 != 0 || p >= 65000 {
+			c.Close()
+			continue
+		}
+		next, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		c.Close()
+		if err == nil {
+			next.Close()
+			return p
+		}
+	}
+	t.Fatal("testpeer: no free UDP port pair")
+	return 0
+}
+
+// ListenUDPPair binds an RTP/RTCP pair of UDP sockets on 127.0.0.1 (an even
+// port and the next), as a UDP reader does before its SETUP; the test closes
+// them.
+func ListenUDPPair(t testing.TB) (rtp, rtcp *net.UDPConn) {
+	t.Helper()
+	for range 100 {
+		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatalf("testpeer: listen UDP: %v", err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		if p%2 != 0 || p >= 65000 {
+			a.Close()
+			continue
+		}
+		b, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		if err != nil {
+			a.Close()
+			continue
+		}
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	}
+	t.Fatal("testpeer: no free UDP port pair")
+	return nil, nil
 }

@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
+	"github.com/pion/rtp"
 )
 
 // RawClient speaks RTSP over TCP by hand, for tests that need exact bytes:
@@ -101,4 +106,70 @@ func (rc *RawClient) Response() (string, map[string]string) {
 			return st, h
 		}
 	}
+}
+
+// UDPTrack is a track a RawClient set up over UDP: the sockets the server
+// sends to, and the SSRC its SETUP answer announced (HasSSRC false: none).
+type UDPTrack struct {
+	RTP, RTCP *net.UDPConn
+	SSRC      uint32
+	HasSSRC   bool
+}
+
+// PlayUDP sets up each of trackURLs over UDP unicast, each on a port pair of
+// its own on 127.0.0.1, in one session, then PLAYs url. It fails the test
+// on an answer other than 200.
+func (rc *RawClient) PlayUDP(url string, trackURLs ...string) []UDPTrack {
+	rc.t.Helper()
+	var tracks []UDPTrack
+	session := ""
+	for _, tu := range trackURLs {
+		a, b := ListenUDPPair(rc.t)
+		port := a.LocalAddr().(*net.UDPAddr).Port
+		hdr := fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d\r\n", port, port+1)
+		if session != "" {
+			hdr += "Session: " + session + "\r\n"
+		}
+		rc.Send("SETUP", tu, hdr)
+		status, h := rc.Response()
+		if !strings.Contains(status, "200") {
+			rc.t.Fatalf("testpeer: SETUP %s: %s", tu, status)
+		}
+		session, _, _ = strings.Cut(h["session"], ";")
+		var th headers.Transport
+		if err := th.Unmarshal(base.HeaderValue{h["transport"]}); err != nil {
+			rc.t.Fatalf("testpeer: SETUP answer's Transport %q: %v", h["transport"], err)
+		}
+		tr := UDPTrack{RTP: a, RTCP: b}
+		if th.SSRC != nil {
+			tr.SSRC, tr.HasSSRC = *th.SSRC, true
+		}
+		tracks = append(tracks, tr)
+	}
+	rc.Send("PLAY", url, "Session: "+session+"\r\n")
+	if status, _ := rc.Response(); !strings.Contains(status, "200") {
+		rc.t.Fatalf("testpeer: PLAY %s: %s", url, status)
+	}
+	return tracks
+}
+
+// ReadRTP reads RTP datagrams from c until enough says so (given what was
+// read), each read within 5 s.
+func ReadRTP(t testing.TB, c *net.UDPConn, enough func([]*rtp.Packet) bool) []*rtp.Packet {
+	t.Helper()
+	var got []*rtp.Packet
+	buf := make([]byte, 65536)
+	for !enough(got) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("testpeer: after %d RTP packets: %v", len(got), err)
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(bytes.Clone(buf[:n])); err != nil {
+			t.Fatalf("testpeer: not RTP: %v", err)
+		}
+		got = append(got, &p)
+	}
+	return got
 }

@@ -1,0 +1,239 @@
+package rtspserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/rtspgate/rtspgate/internal/stream"
+	"github.com/rtspgate/rtspgate/internal/testpeer"
+)
+
+// udpServer serves stream "cam" with specs over TCP and UDP (127.0.0.1, free
+// ports); a raw reader sets up every track over UDP and plays.
+func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream.Publication, []testpeer.UDPTrack) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := stream.NewRegistry(stream.Options{Logger: log})
+	t.Cleanup(reg.Close)
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish(specs, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testpeer.FreeUDPPair(t)
+	srv := New(Config{
+		Listen:         "127.0.0.1:0",
+		UDPRTPAddress:  fmt.Sprintf("127.0.0.1:%d", p),
+		UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", p+1),
+	}, reg, log)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	url := "rtsp://" + srv.Addr().String() + "/cam?video=all&audio=all"
+	var urls []string
+	for i := range specs {
+		urls = append(urls, fmt.Sprintf("%s/trackID=%d", url, i))
+	}
+	tracks := testpeer.DialRaw(t, url).PlayUDP(url, urls...)
+	for i, tr := range tracks {
+		if !tr.HasSSRC {
+			t.Fatalf("track %d: the SETUP answer has no SSRC", i)
+		}
+	}
+	return st, pub, tracks
+}
+
+// TestUDPReader: a UDP reader gets the SSRC its SETUP answer announced, on
+// RTP and in sender reports; 3000-byte H.264 packets (legal over TCP)
+// arrive cut to datagrams of at most the packet size that depayload to the
+// same NAL units; a 3000-byte audio packet, which cannot be cut, is skipped
+// and counted, and the audio around it arrives.
+func TestUDPReader(t *testing.T) {
+	st, pub, tracks := udpServer(t, stream.TrackSpec{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}},
+		stream.TrackSpec{Kind: stream.Audio, Format: &format.G711{PayloadTyp: 8, SampleRate: 8000, ChannelCount: 1}})
+	video, audio := pub.Tracks[0], pub.Tracks[1]
+	key, p := make([]byte, 3000), make([]byte, 3000)
+	key[0], p[0] = 0x65, 0x41
+	for i := 1; i < 3000; i++ {
+		key[i], p[i] = byte(i), byte(i*7)
+	}
+	apkt := func(seq uint16, size int) *rtp.Packet {
+		return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: seq, Timestamp: uint32(seq) * 160}, Payload: make([]byte, size)}
+	}
+	now := time.Now()
+	pub.WritePacket(audio, apkt(1, 160), now, time.Time{})
+	pub.WritePacket(audio, apkt(2, 3000), now, time.Time{})
+	pub.WritePacket(audio, apkt(3, 160), now, time.Time{})
+	pub.WritePacket(video, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 7, Timestamp: 0, Marker: true}, Payload: key}, now, time.Time{})
+	pub.WritePacket(video, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 8, Timestamp: 3000, Marker: true}, Payload: p}, now, time.Time{})
+
+	got := testpeer.ReadRTP(t, tracks[0].RTP, func(ps []*rtp.Packet) bool {
+		return len(ps) > 0 && ps[len(ps)-1].Timestamp != ps[0].Timestamp && ps[len(ps)-1].Marker
+	})
+	var dec rtph264.Decoder
+	if err := dec.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var nals [][]byte
+	for i, pkt := range got {
+		if pkt.SSRC != tracks[0].SSRC {
+			t.Fatalf("video SSRC %08x, SETUP announced %08x", pkt.SSRC, tracks[0].SSRC)
+		}
+		if pkt.MarshalSize() > stream.DefaultPktSize {
+			t.Errorf("datagram of %d bytes", pkt.MarshalSize())
+		}
+		if i > 0 && pkt.SequenceNumber != got[i-1].SequenceNumber+1 {
+			t.Errorf("sequence number %d after %d", pkt.SequenceNumber, got[i-1].SequenceNumber)
+		}
+		if au, err := dec.Decode(pkt); err == nil {
+			nals = append(nals, au...)
+		}
+	}
+	if len(nals) != 2 || !bytes.Equal(nals[0], key) || !bytes.Equal(nals[1], p) {
+		t.Fatalf("depayloaded %d NAL units, want the keyframe and the P frame whole", len(nals))
+	}
+
+	agot := testpeer.ReadRTP(t, tracks[1].RTP, func(ps []*rtp.Packet) bool { return len(ps) == 2 })
+	for _, a := range agot {
+		if a.SSRC != tracks[1].SSRC || len(a.Payload) != 160 {
+			t.Errorf("audio packet SSRC %08x, %d bytes; want %08x, 160", a.SSRC, len(a.Payload), tracks[1].SSRC)
+		}
+	}
+	if d := st.Stats().Drops[stream.DropTooBigUDP]; d != 1 {
+		t.Errorf("%d packets counted too big for UDP, want 1", d)
+	}
+
+	// the sender report of each track went first, with the track's SSRC
+	for i, tr := range tracks {
+		buf := make([]byte, 1500)
+		tr.RTCP.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := tr.RTCP.Read(buf)
+		if err != nil {
+			t.Fatalf("track %d: no sender report: %v", i, err)
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, ok := pkts[0].(*rtcp.SenderReport)
+		if !ok || sr.SSRC != tr.SSRC {
+			t.Errorf("track %d: RTCP %v, want a sender report of SSRC %08x", i, pkts[0], tr.SSRC)
+		}
+	}
+}
+
+// failingOut refuses the datagram at one index (counted over batches) and
+// closes three once three went out.
+type failingOut struct {
+	failAt int
+	sent   []int // lengths of the datagrams sent
+	batch  int
+	three  chan struct{}
+}
+
+func (f *failingOut) sendRTP(ms []ipv4.Message) (int, error) {
+	for i, m := range ms {
+		if f.batch == f.failAt {
+			f.batch++
+			return i, errors.New("sendmmsg: operation not permitted")
+		}
+		f.batch++
+		f.sent = append(f.sent, len(m.Buffers[0]))
+		if len(f.sent) == 3 {
+			close(f.three)
+		}
+	}
+	return len(ms), nil
+}
+
+func (f *failingOut) sendRTCP([]byte, *net.UDPAddr) error { return nil }
+
+// TestUDPWriteErrorCounted: a datagram the socket refuses is counted as a
+// drop and skipped; the rest of the batch still goes out.
+func TestUDPWriteErrorCounted(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reg := stream.NewRegistry(stream.Options{Logger: log})
+	t.Cleanup(reg.Close)
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.NewReader(pub.Tracks)
+	out := &failingOut{failAt: 1, three: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent sentCounts
+	done := make(chan error)
+	dst := []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10}}}
+	go func() { done <- writeUDP(ctx, r, out, dst, &sent, newDropNote(st, log)) }()
+	now := time.Now()
+	for i := range 4 {
+		payload := []byte{0x41, byte(i), 2, 3}
+		if i == 0 {
+			payload[0] = 0x65
+		}
+		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000, Marker: i == 3}, Payload: payload}, now, time.Time{})
+	}
+	select {
+	case <-out.three:
+	case <-time.After(5 * time.Second):
+		t.Fatal("three packets were not sent")
+	}
+	cancel()
+	r.Kick()
+	<-done
+	if n := sent.packets.Load(); n != 3 || len(out.sent) != 3 {
+		t.Fatalf("%d packets counted sent, %d sent, want 3 of 4", n, len(out.sent))
+	}
+	if d := st.Stats().Drops[stream.DropUDPWrite]; d != 1 {
+		t.Errorf("%d UDP write errors counted, want 1", d)
+	}
+	if !strings.Contains(logs.String(), "operation not permitted") {
+		t.Errorf("the error is not in the log:\n%s", logs.String())
+	}
+}
+
+// TestBatchSenderBothFamilies: the default rtp_address (":8000") makes a
+// socket of both families; sendmmsg from it reaches an IPv4 reader, as it
+// does from an IPv4 socket.
+func TestBatchSenderBothFamilies(t *testing.T) {
+	rx, _ := testpeer.ListenUDPPair(t)
+	for _, bind := range []string{":0", "127.0.0.1:0"} {
+		pc, err := net.ListenPacket("udp", bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		c := pc.(*net.UDPConn)
+		bs := newBatchSender(c)
+		to := rx.LocalAddr().(*net.UDPAddr)
+		msgs := []ipv4.Message{{Buffers: [][]byte{[]byte("one")}, Addr: to}, {Buffers: [][]byte{[]byte("two")}, Addr: to}}
+		if n, err := bs.WriteBatch(msgs, 0); n != 2 || err != nil {
+			t.Fatalf("%s (%s, %T): sent %d of 2: %v", bind, c.LocalAddr(), bs, n, err)
+		}
+		buf := make([]byte, 16)
+		for _, want := range []string{"one", "two"} {
+			rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := rx.Read(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("%s: got %q, %v; want %q", bind, buf[:n], err, want)
+			}
+		}
+	}
+}

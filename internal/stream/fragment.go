@@ -1,0 +1,49 @@
+package stream
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// DefaultPktSize is the largest marshalled RTP packet readers get from an
+// H.264 or H.265 track when Options.PktSize is not set: it fits a UDP
+// datagram on a 1500-byte MTU with room for a tunnel's headers.
+const DefaultPktSize = 1400
+
+// pushSplitLocked pushes pkt, cut into packets of at most the stream's
+// packet size when it is an H.264 or H.265 packet over it (a publisher over
+// TCP may send packets of any size; a UDP reader cannot take them). The
+// pieces get consecutive sequence numbers and pkt's timestamp; the marker
+// only on the last, Key only on the first. next is the source's packet that
+// follows in sequence: pkt itself, or the packet a packet of ours (the
+// parameter sets) is inserted before; it makes room for the extra pieces as
+// insertBefore does. A packet that cannot be cut goes on whole. It returns
+// pkt's size and false when it was dropped. s.wmu held.
+func (s *Stream) pushSplitLocked(t *Track, pkt, next *rtp.Packet, now, wall time.Time, key bool) (int, bool) {
+	size := pkt.MarshalSize()
+	limit := s.opts.PktSize
+	if size <= limit || t.codec != "H264" && t.codec != "H265" {
+		return s.pushLocked(t, pkt, now, wall, key)
+	}
+	pieces, err := t.frag.Split(t.codec, pkt.Payload, limit-pkt.Header.MarshalSize())
+	if err != nil {
+		return s.pushLocked(t, pkt, now, wall, key)
+	}
+	for i, pl := range pieces {
+		last := i == len(pieces)-1
+		fp := &rtp.Packet{Header: pkt.Header, Payload: pl}
+		fp.Marker = pkt.Marker && last
+		fp.Padding, fp.Header.PaddingSize = false, 0
+		switch {
+		case next != pkt && i > 0, next == pkt && !last:
+			fp.SequenceNumber = t.insertBefore(next)
+		case next == pkt: // the last piece keeps the sequence number pkt has now
+			fp.SequenceNumber = pkt.SequenceNumber
+		}
+		if _, ok := s.pushLocked(t, fp, now, wall, key && i == 0); !ok {
+			return size, false
+		}
+	}
+	return size, true
+}
