@@ -296,8 +296,7 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 	if u, err := base.ParseURL(cfg.URL); err == nil {
 		res.URL = u.CloneWithoutCredentials().String()
 	}
-	first := sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos >= t0.UnixNano() })
-	last := sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos > t1.UnixNano() }) - 1
+	first, last := windowFrames(frames, t0, t1)
 	inWindow := last - first + 1
 	res.FramesSent = max(inWindow, 0)
 	if res.DurationS > 0 {
@@ -330,13 +329,7 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 		res.SeqGaps += rr.gaps
 		res.MalformedPackets += rr.malformed
 
-		ratio := 0.0
-		if inWindow > 0 && rr.first >= 0 {
-			from := max(int(rr.first), first)
-			if expected := last - from + 1; expected > 0 {
-				ratio = float64(rr.frames.countRange(uint64(from), uint64(last))) / float64(expected)
-			}
-		}
+		ratio := deliveredRatio(rr, first, last)
 		sum += ratio
 		res.DeliveredMinPct = min(res.DeliveredMinPct, 100*ratio)
 		if ratio >= 0.995 {
@@ -352,6 +345,28 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 	res.LatencyP99Ms = durationMs(hist.Quantile(0.99))
 	res.LatencyMaxMs = durationMs(hist.Max())
 	return res
+}
+
+// windowFrames returns the counters of the first and last frames sent in
+// [t0, t1]; last < first when there is none.
+func windowFrames(frames []sentFrame, t0, t1 time.Time) (first, last int) {
+	first = sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos >= t0.UnixNano() })
+	last = sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos > t1.UnixNano() }) - 1
+	return first, last
+}
+
+// deliveredRatio is the share of the frames first..last a reader received,
+// counted from its own first frame on; 0 if it got none.
+func deliveredRatio(rr *readerResult, first, last int) float64 {
+	if last < first || rr.first < 0 {
+		return 0
+	}
+	from := max(int(rr.first), first)
+	expected := last - from + 1
+	if expected <= 0 {
+		return 0
+	}
+	return float64(rr.frames.countRange(uint64(from), uint64(last))) / float64(expected)
 }
 
 func durationMs(d time.Duration) float64 {
