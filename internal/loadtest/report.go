@@ -75,3 +75,85 @@ func cell(r *Result, f func(*Result) string) string {
 	}
 	return f(r)
 }
+
+// Text returns the human-readable summary of a many-cameras run.
+func (r *CamerasResult) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rtspgate-load cameras: %s, %d cameras × %d readers\n", r.Target, r.Cameras, r.ReadersPerCamera)
+	fmt.Fprintf(&b, "  readers        %d connected of %d (%d dropped before the end)\n",
+		r.ReadersConnected, r.Readers, r.ReadersDropped)
+	if r.FirstError != "" {
+		fmt.Fprintf(&b, "  first error    %s\n", r.FirstError)
+	}
+	fmt.Fprintf(&b, "  window         %.1f s after %.1f s warm-up\n", r.DurationS, r.WarmupS)
+	fmt.Fprintf(&b, "  cameras        %d frames sent in all, %.2f Mbit/s video each; target sessions %d now, %d ever\n",
+		r.FramesSent, r.VideoMbitS, r.CameraSessions, r.CameraSessionsTotal)
+	fmt.Fprintf(&b, "  delivered      every reader every frame: %v; min %.2f %%, mean %.2f %%; %.1f %% of readers got >= 99.5 %%\n",
+		r.EveryFrame, r.DeliveredMinPct, r.DeliveredMeanPct, r.ReadersFullPct)
+	fmt.Fprintf(&b, "  sequence gaps  %d (%d malformed packets)\n", r.SeqGaps, r.MalformedPackets)
+	fmt.Fprintf(&b, "  latency        p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d frames, camera send to last packet)\n",
+		r.LatencyP50Ms, r.LatencyP99Ms, r.LatencyMaxMs, r.LatencySamples)
+	if r.ServerPID != 0 {
+		fmt.Fprintf(&b, "  target         pid %d: %.3f cores, RSS %.1f MiB\n", r.ServerPID, r.ServerCPU, r.ServerRSSMiB)
+	}
+	fmt.Fprintf(&b, "  tool           %.3f cores (cameras and readers)\n", r.ToolCPU)
+	return b.String()
+}
+
+// JSON returns the result as one line of JSON.
+func (r *CamerasResult) JSON() string { return jsonLine(r) }
+
+// CamerasTable renders many-cameras results, one row each.
+func CamerasTable(rows []*CamerasResult) string {
+	var b strings.Builder
+	b.WriteString("| target | cameras × readers | CPU cores | RSS MiB | every frame | delivered % min / mean | latency p50 / p99 ms | camera sessions | tool CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %d × %d | %.3f | %.1f | %s | %.2f / %.2f | %.2f / %.2f | %d | %.3f |\n",
+			r.Target, r.Cameras, r.ReadersPerCamera, r.ServerCPU, r.ServerRSSMiB, yesNo(r.EveryFrame),
+			r.DeliveredMinPct, r.DeliveredMeanPct, r.LatencyP50Ms, r.LatencyP99Ms, r.CameraSessions, r.ToolCPU)
+	}
+	return b.String()
+}
+
+// Text returns the first-frame results as a markdown table.
+func (r *FirstFrameResult) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rtspgate-load first-frame: %s, GOP %.1f s\n\n", r.Target, r.GOPSeconds)
+	b.WriteString("| mode | url | ok / trials | PLAY→keyframe p50 / p90 / max ms | connect→keyframe p50 / p90 ms | keyframe age p50 ms | camera closed after ms (p50) |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
+	for _, row := range r.Rows {
+		closed := "–"
+		if row.Mode == "cold" {
+			closed = fmt.Sprintf("%.0f", row.CameraCloseP50Ms)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d / %d | %.0f / %.0f / %.0f | %.0f / %.0f | %.0f | %s |\n",
+			row.Mode, row.URL, row.OK, row.Trials, row.PlayP50Ms, row.PlayP90Ms, row.PlayMaxMs,
+			row.ConnectP50Ms, row.ConnectP90Ms, row.KeyframeAgeP50Ms, closed)
+	}
+	for _, row := range r.Rows {
+		if row.FirstError != "" {
+			fmt.Fprintf(&b, "\n%s %s: %d errors, first: %s", row.Mode, row.URL, row.Errors, row.FirstError)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// JSON returns the result as one line of JSON.
+func (r *FirstFrameResult) JSON() string { return jsonLine(r) }
+
+func jsonLine(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf(`{"error":%q}`, err.Error())
+	}
+	return string(b)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
