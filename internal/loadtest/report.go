@@ -120,16 +120,16 @@ func CamerasTable(rows []*CamerasResult) string {
 func (r *FirstFrameResult) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rtspgate-load first-frame: %s, GOP %.1f s\n\n", r.Target, r.GOPSeconds)
-	b.WriteString("| mode | url | ok / trials | PLAY→keyframe p50 / p90 / max ms | connect→keyframe p50 / p90 ms | keyframe age p50 ms | camera closed after ms (p50) |\n")
+	b.WriteString("| mode | url | ok / trials | PLAY→keyframe p50 / p90 / max ms | connect→keyframe p50 / p90 ms | keyframe sent before PLAY (oldest ms) | camera closed after ms (p50) |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		closed := "–"
 		if row.Mode == "cold" {
 			closed = fmt.Sprintf("%.0f", row.CameraCloseP50Ms)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d / %d | %.0f / %.0f / %.0f | %.0f / %.0f | %.0f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d / %d | %.0f / %.0f / %.0f | %.0f / %.0f | %d (%.0f) | %s |\n",
 			row.Mode, row.URL, row.OK, row.Trials, row.PlayP50Ms, row.PlayP90Ms, row.PlayMaxMs,
-			row.ConnectP50Ms, row.ConnectP90Ms, row.KeyframeAgeP50Ms, closed)
+			row.ConnectP50Ms, row.ConnectP90Ms, row.KeyframesBeforePlay, row.KeyframeAgeMaxMs, closed)
 	}
 	for _, row := range r.Rows {
 		if row.FirstError != "" {

@@ -76,11 +76,12 @@ type FirstFrameRow struct {
 	// to a cold camera).
 	ConnectP50Ms float64 `json:"connect_to_keyframe_p50_ms"`
 	ConnectP90Ms float64 `json:"connect_to_keyframe_p90_ms"`
-	// KeyframeAgeP50Ms is the median of PLAY's send time minus the
-	// keyframe's send time at the camera: negative when the reader waited
-	// for a keyframe sent after PLAY, positive when it got an older one
-	// (a GOP cache).
-	KeyframeAgeP50Ms float64 `json:"keyframe_age_p50_ms"`
+	// KeyframesBeforePlay counts the trials whose keyframe the camera sent
+	// before PLAY was sent (a GOP cache served it); KeyframeAgeMaxMs is the
+	// largest PLAY send time minus keyframe send time: negative when every
+	// reader waited for a keyframe sent after its PLAY.
+	KeyframesBeforePlay int     `json:"keyframes_sent_before_play"`
+	KeyframeAgeMaxMs    float64 `json:"keyframe_age_max_ms"`
 	// CameraCloseP50Ms (cold only) is the median time from a trial
 	// reader's close to the target closing its camera session.
 	CameraCloseP50Ms float64 `json:"camera_close_p50_ms,omitempty"`
@@ -135,11 +136,14 @@ func (a *rowAcc) finish() FirstFrameRow {
 	for _, t := range a.trials {
 		if t.hasStamp {
 			age = append(age, t.keyAge)
+			if t.keyAge > 0 {
+				r.KeyframesBeforePlay++
+			}
 		}
 	}
 	r.PlayP50Ms, r.PlayP90Ms, r.PlayMaxMs = durationMs(quantile(play, 0.5)), durationMs(quantile(play, 0.9)), durationMs(quantile(play, 1))
 	r.ConnectP50Ms, r.ConnectP90Ms = durationMs(quantile(conn, 0.5)), durationMs(quantile(conn, 0.9))
-	r.KeyframeAgeP50Ms = durationMs(quantile(age, 0.5))
+	r.KeyframeAgeMaxMs = durationMs(quantile(age, 1))
 	r.CameraCloseP50Ms = durationMs(quantile(a.closeDur, 0.5))
 	return r
 }
