@@ -10,8 +10,11 @@ import (
 func (r *Result) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rtspgate-load run: %s\n", r.URL)
-	fmt.Fprintf(&b, "  readers        %d connected of %d (%d dropped before the end)\n",
-		r.ReadersConnected, r.Readers, r.ReadersDropped)
+	if r.PlayURL != "" {
+		fmt.Fprintf(&b, "  play           %s\n", r.PlayURL)
+	}
+	fmt.Fprintf(&b, "  readers        %d connected of %d over %s (%d dropped before the end)\n",
+		r.ReadersConnected, r.Readers, r.transport(), r.ReadersDropped)
 	if r.FirstError != "" {
 		fmt.Fprintf(&b, "  first error    %s\n", r.FirstError)
 	}
@@ -30,6 +33,13 @@ func (r *Result) Text() string {
 	}
 	fmt.Fprintf(&b, "  tool           %.3f cores\n", r.ToolCPU)
 	return b.String()
+}
+
+func (r *Result) transport() string {
+	if r.Transport == "" {
+		return TransportTCP
+	}
+	return r.Transport
 }
 
 // JSON returns the result as one line of JSON.
