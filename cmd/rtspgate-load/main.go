@@ -1,5 +1,5 @@
 // Command rtspgate-load measures an RTSP server's fan-out: one publisher at
-// real-time pace, N TCP readers, delivery, latency and the server's CPU and
+// real-time pace, N TCP or UDP readers, delivery, latency and the server's CPU and
 // RSS, against a byte relay measured the same way; many fake cameras pulled
 // by the server; and the time a new reader waits for its first keyframe.
 // See README.md.
@@ -148,7 +148,9 @@ func parseBitrate(s string) (int, error) {
 func cmdRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	url := fs.String("url", "rtsp://127.0.0.1:8554/bench", "stream to publish to and play (rtsp://, loopback unless -allow-remote)")
-	readers := fs.Int("readers", 1, fmt.Sprintf("number of TCP readers (1..%d)", loadtest.MaxReaders))
+	playURL := fs.String("play-url", "", "stream the readers play, when not -url (e.g. a stream of the server made from -url)")
+	transport := fs.String("transport", "tcp", "readers' RTP transport: tcp (interleaved) or udp")
+	readers := fs.Int("readers", 1, fmt.Sprintf("number of readers (1..%d)", loadtest.MaxReaders))
 	duration := fs.Duration("duration", 20*time.Second, fmt.Sprintf("measured window (1s..%v)", loadtest.MaxDuration))
 	warmup := fs.Duration("warmup", 3*time.Second, "time between all readers playing and the window")
 	pid := fs.Int("pid", 0, "server process to sample CPU and RSS of (0: none)")
@@ -170,7 +172,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	res, err := loadtest.Run(ctx, loadtest.RunConfig{
-		URL: *url, Readers: *readers, Duration: *duration, Warmup: *warmup, PID: *pid,
+		URL: *url, PlayURL: *playURL, Transport: *transport, Readers: *readers, Duration: *duration, Warmup: *warmup, PID: *pid,
 		Input: input, FPS: *fps, Audio: *audio, AllowRemote: *allowRemote, Logger: log,
 	})
 	if res != nil {
@@ -212,7 +214,9 @@ func cmdCompare(ctx context.Context, args []string) error {
 	warmup := fs.Duration("warmup", 3*time.Second, "warm-up of each run")
 	fps := fs.Int("fps", 30, "publisher frame rate")
 	audio := fs.Bool("audio", false, "also publish a PCMA track")
-	targetURL := fs.String("target-url", "", "target stream (empty: relay only)")
+	targetURL := fs.String("target-url", "", "target stream published to (empty: relay only)")
+	playURLs := fs.String("play-url", "", "comma-separated streams the target's readers play, each measured in turn (default: -target-url)")
+	transports := fs.String("transports", "tcp", "comma-separated transports of the target's readers, each measured in turn: tcp, udp")
 	targetPID := fs.Int("target-pid", 0, "running target process")
 	targetCmd := fs.String("target-cmd", "", `command starting the target for each reader count, e.g. "rtspgate -c bench.yaml"`)
 	targetLog := fs.String("target-log", "", "file receiving the target command's output (default: discarded)")
@@ -228,6 +232,15 @@ func cmdCompare(ctx context.Context, args []string) error {
 	counts, err := parseCounts(*readers)
 	if err != nil {
 		return err
+	}
+	trs := splitList(*transports)
+	for _, tr := range trs {
+		if tr != loadtest.TransportTCP && tr != loadtest.TransportUDP {
+			return fmt.Errorf("compare: -transports: %q is not tcp or udp", tr)
+		}
+	}
+	if *playURLs != "" && *targetURL == "" {
+		return errors.New("compare: -play-url needs -target-url")
 	}
 	if *targetPID != 0 && *targetCmd != "" {
 		return errors.New("compare: -target-pid and -target-cmd are exclusive")
@@ -262,7 +275,7 @@ func cmdCompare(ctx context.Context, args []string) error {
 	rows, err := loadtest.Compare(ctx, loadtest.CompareConfig{
 		Readers: counts, Duration: *duration, Warmup: *warmup, Input: input, FPS: *fps, Audio: *audio,
 		RelayCommand: []string{self, "relay"}, RelayLog: os.Stderr, RelayPath: *relayPath, SkipRelay: *noRelay,
-		TargetURL: *targetURL, TargetPID: *targetPID, TargetCommand: argv, TargetLog: tlog,
+		TargetURL: *targetURL, TargetPlayURLs: splitList(*playURLs), Transports: trs, TargetPID: *targetPID, TargetCommand: argv, TargetLog: tlog,
 		Pause: *pause, Report: os.Stdout, Logger: log,
 	})
 	if len(rows) > 0 {
@@ -302,6 +315,17 @@ func parseCounts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // splitCommand splits a command line on spaces, honouring single and double

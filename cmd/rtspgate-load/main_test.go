@@ -30,3 +30,13 @@ func TestTargetSpecs(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitList(t *testing.T) {
+	got := splitList(" tcp, udp,,")
+	if len(got) != 2 || got[0] != "tcp" || got[1] != "udp" {
+		t.Fatalf("splitList: %q", got)
+	}
+	if splitList("") != nil {
+		t.Fatal("splitList of nothing is not empty")
+	}
+}

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -52,19 +54,22 @@ func (r *Result) JSON() string {
 }
 
 // MarkdownTable renders a comparison; target columns show "–" when only the
-// relay was measured.
+// relay was measured. Below the table come the ratios of the target's CPU:
+// UDP ÷ TCP readers for each reader count and play URL measured with both,
+// and each play URL ÷ the first for each reader count and transport when
+// several were measured.
 func MarkdownTable(rows []CompareRow) string {
 	var b strings.Builder
-	b.WriteString("| readers | target CPU | relay CPU | target ÷ relay | delivered % (min) target / relay | p99 ms target / relay | RSS MiB target / relay |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| readers | transport | play | target CPU | relay CPU | target ÷ relay | delivered % (min) target / relay | p99 ms target / relay | RSS MiB target / relay |\n")
+	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range rows {
 		t, r := row.Target, row.Relay
 		ratio := "–"
 		if t != nil && r != nil && r.ServerCPU > 0 {
 			ratio = fmt.Sprintf("%.2f", t.ServerCPU/r.ServerCPU)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n",
-			row.Readers,
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n",
+			row.Readers, orDash(row.Transport), orDash(urlPath(row.PlayURL)),
 			cell(t, func(x *Result) string { return fmt.Sprintf("%.3f", x.ServerCPU) }),
 			cell(r, func(x *Result) string { return fmt.Sprintf("%.3f", x.ServerCPU) }),
 			ratio,
@@ -76,7 +81,77 @@ func MarkdownTable(rows []CompareRow) string {
 			cell(r, func(x *Result) string { return fmt.Sprintf("%.1f", x.ServerRSSMiB) }),
 		)
 	}
+	b.WriteString(compareRatios(rows))
 	return b.String()
+}
+
+// compareRatios lists the target CPU ratios described at MarkdownTable.
+func compareRatios(rows []CompareRow) string {
+	type key struct {
+		readers         int
+		transport, play string
+	}
+	byKey := make(map[key]*Result)
+	var plays []string
+	for _, row := range rows {
+		if row.Target == nil {
+			continue
+		}
+		byKey[key{row.Readers, row.Transport, row.PlayURL}] = row.Target
+		if !slices.Contains(plays, row.PlayURL) {
+			plays = append(plays, row.PlayURL)
+		}
+	}
+	var lines []string
+	line := func(what string, a, b *Result) {
+		if a == nil || b == nil || b.ServerCPU <= 0 {
+			return
+		}
+		lines = append(lines, fmt.Sprintf("- %s: %.2f (%.3f / %.3f cores; delivered min %.2f / %.2f %%)",
+			what, a.ServerCPU/b.ServerCPU, a.ServerCPU, b.ServerCPU, a.DeliveredMinPct, b.DeliveredMinPct))
+	}
+	seen := make(map[key]bool)
+	for _, row := range rows {
+		k := key{row.Readers, "", row.PlayURL}
+		if row.Target == nil || seen[k] {
+			continue
+		}
+		seen[k] = true
+		line(fmt.Sprintf("UDP ÷ TCP target CPU, %d readers of %s", row.Readers, urlPath(row.PlayURL)),
+			byKey[key{row.Readers, TransportUDP, row.PlayURL}], byKey[key{row.Readers, TransportTCP, row.PlayURL}])
+	}
+	if len(plays) > 1 {
+		for _, row := range rows {
+			if row.Target == nil || row.PlayURL == plays[0] {
+				continue
+			}
+			line(fmt.Sprintf("%s ÷ %s target CPU, %d %s readers", urlPath(row.PlayURL), urlPath(plays[0]), row.Readers, row.Transport),
+				row.Target, byKey[key{row.Readers, row.Transport, plays[0]}])
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(lines, "\n") + "\n"
+}
+
+// urlPath is the path and query of an rtsp:// URL, for a narrow column.
+func urlPath(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Path == "" {
+		return rawURL
+	}
+	if u.RawQuery != "" {
+		return u.Path + "?" + u.RawQuery
+	}
+	return u.Path
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
 }
 
 func cell(r *Result, f func(*Result) string) string {
