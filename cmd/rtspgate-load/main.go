@@ -1,6 +1,8 @@
 // Command rtspgate-load measures an RTSP server's fan-out: one publisher at
-// real-time pace, N TCP readers, delivery, latency and the server's CPU and
-// RSS, against a byte relay measured the same way. See README.md.
+// real-time pace, N TCP or UDP readers, delivery, latency and the server's CPU and
+// RSS, against a byte relay measured the same way; many fake cameras pulled
+// by the server; and the time a new reader waits for its first keyframe.
+// See README.md.
 package main
 
 import (
@@ -27,6 +29,8 @@ commands:
   run         publish one stream, play it with N readers, report
   relay       serve the byte relay (the floor) until interrupted
   compare     relay then target for each reader count, markdown table
+  cameras     M fake cameras pulled by the target, K readers each, table
+  first-frame time from PLAY to the first complete keyframe, warm and cold
   make-input  generate (or find cached) an input clip and print its path
 
 "rtspgate-load <command> -h" lists a command's flags.
@@ -48,6 +52,10 @@ func main() {
 		err = cmdRelay(ctx, args)
 	case "compare":
 		err = cmdCompare(ctx, args)
+	case "cameras":
+		err = cmdCameras(ctx, args)
+	case "first-frame", "ttff":
+		err = cmdFirstFrame(ctx, args)
 	case "make-input":
 		err = cmdMakeInput(ctx, args)
 	case "-h", "-help", "--help", "help":
@@ -76,38 +84,73 @@ func newLogger(verbose bool) *slog.Logger {
 
 // inputFlags are the flags that choose the publisher's input.
 type inputFlags struct {
-	file, preset, cacheDir, ffmpeg string
+	file, preset, cacheDir, ffmpeg, bitrate string
+	gopSeconds                              int
 }
 
-func (f *inputFlags) register(fs *flag.FlagSet) {
+// register adds the flags; preset and bitrate are the defaults of
+// -make-input and -bitrate ("" keeps the preset's).
+func (f *inputFlags) register(fs *flag.FlagSet, preset, bitrate string) {
 	fs.StringVar(&f.file, "input", "", "H.264 Annex-B file to loop (overrides -make-input)")
-	fs.StringVar(&f.preset, "make-input", "1080p", "generate the input with ffmpeg: 1080p (6 Mbit/s), 720p, 480p or 240p")
-	fs.StringVar(&f.cacheDir, "cache-dir", loadtest.DefaultCacheDir(), "where generated inputs are kept")
+	fs.StringVar(&f.preset, "make-input", preset, "generate the input with ffmpeg: 1080p (6 Mbit/s), 720p (3), 480p (1.5) or 240p (0.4)")
+	fs.StringVar(&f.bitrate, "bitrate", bitrate, `bitrate of the generated input, e.g. 2M or 1500k ("": the preset's)`)
+	fs.IntVar(&f.gopSeconds, "gop-seconds", 2, fmt.Sprintf("keyframe interval of the generated input, 1..%d s", loadtest.MaxGOPSeconds))
+	fs.StringVar(&f.cacheDir, "cache-dir", loadtest.DefaultCacheDir(), "where generated inputs are kept (one file per set of parameters)")
 	fs.StringVar(&f.ffmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary for -make-input")
 }
 
+func (f *inputFlags) path(ctx context.Context) (string, error) {
+	if f.file != "" {
+		return f.file, nil
+	}
+	bps, err := parseBitrate(f.bitrate)
+	if err != nil {
+		return "", err
+	}
+	return loadtest.MakeInput(ctx, loadtest.MakeInputConfig{
+		Preset: f.preset, CacheDir: f.cacheDir, FFmpeg: f.ffmpeg, Bitrate: bps, GOPSeconds: f.gopSeconds,
+	})
+}
+
 func (f *inputFlags) load(ctx context.Context, log *slog.Logger) (*loadtest.Input, error) {
-	path := f.file
-	if path == "" {
-		var err error
-		path, err = loadtest.MakeInput(ctx, loadtest.MakeInputConfig{Preset: f.preset, CacheDir: f.cacheDir, FFmpeg: f.ffmpeg})
-		if err != nil {
-			return nil, err
-		}
+	path, err := f.path(ctx)
+	if err != nil {
+		return nil, err
 	}
 	in, err := loadtest.LoadInput(path)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("input loaded", "path", path, "access_units", len(in.AUs), "mbit_s_at_30fps",
-		fmt.Sprintf("%.2f", float64(in.Bytes)*8*30/float64(len(in.AUs))/1e6))
+	log.Info("input loaded", "path", path, "access_units", len(in.AUs), "gop_frames", in.GOP(),
+		"mbit_s_at_30fps", fmt.Sprintf("%.2f", float64(in.Bytes)*8*30/float64(len(in.AUs))/1e6))
 	return in, nil
+}
+
+// parseBitrate reads "2M", "1500k" or "2000000" (bits per second); "" is 0.
+func parseBitrate(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	num, mult := s, 1.0
+	switch {
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		num, mult = s[:len(s)-1], 1e6
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		num, mult = s[:len(s)-1], 1e3
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("-bitrate %q: want e.g. 2M, 1500k or 2000000", s)
+	}
+	return int(v * mult), nil
 }
 
 func cmdRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	url := fs.String("url", "rtsp://127.0.0.1:8554/bench", "stream to publish to and play (rtsp://, loopback unless -allow-remote)")
-	readers := fs.Int("readers", 1, fmt.Sprintf("number of TCP readers (1..%d)", loadtest.MaxReaders))
+	playURL := fs.String("play-url", "", "stream the readers play, when not -url (e.g. a stream of the server made from -url)")
+	transport := fs.String("transport", "tcp", "readers' RTP transport: tcp (interleaved) or udp")
+	readers := fs.Int("readers", 1, fmt.Sprintf("number of readers (1..%d)", loadtest.MaxReaders))
 	duration := fs.Duration("duration", 20*time.Second, fmt.Sprintf("measured window (1s..%v)", loadtest.MaxDuration))
 	warmup := fs.Duration("warmup", 3*time.Second, "time between all readers playing and the window")
 	pid := fs.Int("pid", 0, "server process to sample CPU and RSS of (0: none)")
@@ -116,7 +159,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback URL")
 	verbose := fs.Bool("v", false, "debug logging")
 	var in inputFlags
-	in.register(fs)
+	in.register(fs, "1080p", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,7 +172,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	res, err := loadtest.Run(ctx, loadtest.RunConfig{
-		URL: *url, Readers: *readers, Duration: *duration, Warmup: *warmup, PID: *pid,
+		URL: *url, PlayURL: *playURL, Transport: *transport, Readers: *readers, Duration: *duration, Warmup: *warmup, PID: *pid,
 		Input: input, FPS: *fps, Audio: *audio, AllowRemote: *allowRemote, Logger: log,
 	})
 	if res != nil {
@@ -171,7 +214,9 @@ func cmdCompare(ctx context.Context, args []string) error {
 	warmup := fs.Duration("warmup", 3*time.Second, "warm-up of each run")
 	fps := fs.Int("fps", 30, "publisher frame rate")
 	audio := fs.Bool("audio", false, "also publish a PCMA track")
-	targetURL := fs.String("target-url", "", "target stream (empty: relay only)")
+	targetURL := fs.String("target-url", "", "target stream published to (empty: relay only)")
+	playURLs := fs.String("play-url", "", "comma-separated streams the target's readers play, each measured in turn (default: -target-url)")
+	transports := fs.String("transports", "tcp", "comma-separated transports of the target's readers, each measured in turn: tcp, udp")
 	targetPID := fs.Int("target-pid", 0, "running target process")
 	targetCmd := fs.String("target-cmd", "", `command starting the target for each reader count, e.g. "rtspgate -c bench.yaml"`)
 	targetLog := fs.String("target-log", "", "file receiving the target command's output (default: discarded)")
@@ -180,13 +225,22 @@ func cmdCompare(ctx context.Context, args []string) error {
 	pause := fs.Duration("pause", 2*time.Second, "pause between runs")
 	verbose := fs.Bool("v", false, "debug logging")
 	var in inputFlags
-	in.register(fs)
+	in.register(fs, "1080p", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	counts, err := parseCounts(*readers)
 	if err != nil {
 		return err
+	}
+	trs := splitList(*transports)
+	for _, tr := range trs {
+		if tr != loadtest.TransportTCP && tr != loadtest.TransportUDP {
+			return fmt.Errorf("compare: -transports: %q is not tcp or udp", tr)
+		}
+	}
+	if *playURLs != "" && *targetURL == "" {
+		return errors.New("compare: -play-url needs -target-url")
 	}
 	if *targetPID != 0 && *targetCmd != "" {
 		return errors.New("compare: -target-pid and -target-cmd are exclusive")
@@ -221,7 +275,7 @@ func cmdCompare(ctx context.Context, args []string) error {
 	rows, err := loadtest.Compare(ctx, loadtest.CompareConfig{
 		Readers: counts, Duration: *duration, Warmup: *warmup, Input: input, FPS: *fps, Audio: *audio,
 		RelayCommand: []string{self, "relay"}, RelayLog: os.Stderr, RelayPath: *relayPath, SkipRelay: *noRelay,
-		TargetURL: *targetURL, TargetPID: *targetPID, TargetCommand: argv, TargetLog: tlog,
+		TargetURL: *targetURL, TargetPlayURLs: splitList(*playURLs), Transports: trs, TargetPID: *targetPID, TargetCommand: argv, TargetLog: tlog,
 		Pause: *pause, Report: os.Stdout, Logger: log,
 	})
 	if len(rows) > 0 {
@@ -233,24 +287,20 @@ func cmdCompare(ctx context.Context, args []string) error {
 func cmdMakeInput(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("make-input", flag.ContinueOnError)
 	var in inputFlags
-	in.register(fs)
+	in.register(fs, "1080p", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	path := in.file
-	if path == "" {
-		var err error
-		path, err = loadtest.MakeInput(ctx, loadtest.MakeInputConfig{Preset: in.preset, CacheDir: in.cacheDir, FFmpeg: in.ffmpeg})
-		if err != nil {
-			return err
-		}
+	path, err := in.path(ctx)
+	if err != nil {
+		return err
 	}
 	input, err := loadtest.LoadInput(path)
 	if err != nil {
 		return err
 	}
 	fmt.Println(path)
-	fmt.Fprintf(os.Stderr, "%d access units, %.2f Mbit/s at 30 fps\n", len(input.AUs),
+	fmt.Fprintf(os.Stderr, "%d access units, GOP %d frames, %.2f Mbit/s at 30 fps\n", len(input.AUs), input.GOP(),
 		float64(input.Bytes)*8*30/float64(len(input.AUs))/1e6)
 	return nil
 }
@@ -265,6 +315,17 @@ func parseCounts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // splitCommand splits a command line on spaces, honouring single and double

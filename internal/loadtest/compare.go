@@ -40,6 +40,14 @@ type CompareConfig struct {
 
 	// TargetURL is the target's stream; empty to measure only the relay.
 	TargetURL string
+	// TargetPlayURLs are the streams the target's readers play, each
+	// measured in turn; empty for TargetURL. The relay always plays its
+	// RelayPath.
+	TargetPlayURLs []string
+	// Transports are the target readers' transports, each measured in turn
+	// (TransportTCP if empty). The relay is measured once per reader count,
+	// over TCP (it refuses UDP).
+	Transports []string
 	// TargetPID is a running target; or else TargetCommand is started fresh
 	// for every reader count and ended afterwards.
 	TargetPID     int
@@ -54,15 +62,22 @@ type CompareConfig struct {
 	Logger *slog.Logger
 }
 
-// CompareRow is one reader count: its target and relay results (either may
-// be nil when not measured).
+// CompareRow is one reader count, transport and play URL: its target and
+// relay results (either may be nil when not measured). Rows of one reader
+// count share the relay's result.
 type CompareRow struct {
-	Readers int
+	Readers   int
+	Transport string
+	// PlayURL is what the target's readers played (TargetURL unless
+	// TargetPlayURLs says otherwise), without credentials.
+	PlayURL string
 	Target  *Result
 	Relay   *Result
 }
 
-// Compare runs, for each reader count, the relay and then the target.
+// Compare runs, for each reader count, the relay and then the target once
+// per play URL and transport, the target restarted for each when it is a
+// command.
 func Compare(ctx context.Context, cfg CompareConfig) ([]CompareRow, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -84,6 +99,17 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]CompareRow, error) {
 			return nil, fmt.Errorf("readers %d: want 1..%d", n, MaxReaders)
 		}
 	}
+	if len(cfg.Transports) == 0 {
+		cfg.Transports = []string{TransportTCP}
+	}
+	for _, tr := range cfg.Transports {
+		if tr != TransportTCP && tr != TransportUDP {
+			return nil, fmt.Errorf("transport %q: want %s or %s", tr, TransportTCP, TransportUDP)
+		}
+	}
+	if len(cfg.TargetPlayURLs) == 0 {
+		cfg.TargetPlayURLs = []string{cfg.TargetURL}
+	}
 	hasTarget := cfg.TargetURL != ""
 	switch {
 	case hasTarget && cfg.TargetPID == 0 && len(cfg.TargetCommand) == 0:
@@ -97,31 +123,47 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]CompareRow, error) {
 	}
 
 	var rows []CompareRow
-	for i, n := range cfg.Readers {
-		row := CompareRow{Readers: n}
+	runs := 0
+	pause := func() {
+		if runs > 0 {
+			sleepCtx(ctx, cfg.Pause)
+		}
+		runs++
+	}
+	for _, n := range cfg.Readers {
+		var relay *Result
 		if !cfg.SkipRelay {
-			if i > 0 {
-				sleepCtx(ctx, cfg.Pause)
-			}
+			pause()
 			res, err := cfg.runRelay(ctx, n)
 			if err != nil {
 				return rows, fmt.Errorf("relay, %d readers: %w", n, err)
 			}
-			row.Relay = res
+			relay = res
 		}
-		if hasTarget {
-			if i > 0 || !cfg.SkipRelay {
-				sleepCtx(ctx, cfg.Pause)
-			}
-			res, err := cfg.runTarget(ctx, n)
-			if err != nil {
-				return rows, fmt.Errorf("target, %d readers: %w", n, err)
-			}
-			row.Target = res
+		if !hasTarget {
+			rows = append(rows, CompareRow{Readers: n, Transport: TransportTCP, Relay: relay})
+			continue
 		}
-		rows = append(rows, row)
+		for _, play := range cfg.TargetPlayURLs {
+			for _, tr := range cfg.Transports {
+				pause()
+				res, err := cfg.runTarget(ctx, n, play, tr)
+				if err != nil {
+					return rows, fmt.Errorf("target, %d %s readers of %s: %w", n, tr, redact(play), err)
+				}
+				rows = append(rows, CompareRow{Readers: n, Transport: tr, PlayURL: redact(play), Target: res, Relay: relay})
+			}
+		}
 	}
 	return rows, nil
+}
+
+// redact drops the credentials of a URL.
+func redact(rawURL string) string {
+	if u, err := base.ParseURL(rawURL); err == nil {
+		return u.CloneWithoutCredentials().String()
+	}
+	return rawURL
 }
 
 func (cfg *CompareConfig) runConfig(url string, readers, pid int) RunConfig {
@@ -132,7 +174,7 @@ func (cfg *CompareConfig) runConfig(url string, readers, pid int) RunConfig {
 }
 
 func (cfg *CompareConfig) report(what string, res *Result) {
-	fmt.Fprintf(cfg.Report, "## %s, %d readers\n%s%s\n\n", what, res.Readers, res.Text(), res.JSON())
+	fmt.Fprintf(cfg.Report, "## %s, %d %s readers\n%s%s\n\n", what, res.Readers, res.transport(), res.Text(), res.JSON())
 }
 
 func (cfg *CompareConfig) runRelay(ctx context.Context, readers int) (*Result, error) {
@@ -171,7 +213,7 @@ func (cfg *CompareConfig) runRelay(ctx context.Context, readers int) (*Result, e
 	return res, nil
 }
 
-func (cfg *CompareConfig) runTarget(ctx context.Context, readers int) (*Result, error) {
+func (cfg *CompareConfig) runTarget(ctx context.Context, readers int, playURL, transport string) (*Result, error) {
 	pid := cfg.TargetPID
 	if pid == 0 {
 		cmd := exec.Command(cfg.TargetCommand[0], cfg.TargetCommand[1:]...)
@@ -188,7 +230,12 @@ func (cfg *CompareConfig) runTarget(ctx context.Context, readers int) (*Result, 
 		}
 		pid = cmd.Process.Pid
 	}
-	res, err := Run(ctx, cfg.runConfig(cfg.TargetURL, readers, pid))
+	rc := cfg.runConfig(cfg.TargetURL, readers, pid)
+	rc.Transport = transport
+	if playURL != cfg.TargetURL {
+		rc.PlayURL = playURL
+	}
+	res, err := Run(ctx, rc)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,8 +89,12 @@ func TestRunAgainstRelay(t *testing.T) {
 // and ServerStream: one publisher, any number of readers.
 type testServer struct {
 	user, pass string
+	// udp makes the server offer RTP over UDP too.
+	udp bool
 
 	server    *gortsplib.Server
+	pathMu    sync.Mutex
+	described map[string]int
 	mu        sync.RWMutex
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
@@ -112,12 +117,25 @@ func (h *testServer) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*bas
 	if !h.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
+	h.pathMu.Lock()
+	if h.described == nil {
+		h.described = make(map[string]int)
+	}
+	h.described[strings.TrimPrefix(ctx.Path, "/")]++
+	h.pathMu.Unlock()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.stream == nil {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
 	}
 	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
+}
+
+// describes returns how many DESCRIBEs asked for path.
+func (h *testServer) describes(path string) int {
+	h.pathMu.Lock()
+	defer h.pathMu.Unlock()
+	return h.described[path]
 }
 
 func (h *testServer) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
@@ -169,6 +187,15 @@ func (h *testServer) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Re
 func startTestServer(t *testing.T, h *testServer, methods []auth.VerifyMethod) string {
 	t.Helper()
 	h.server = &gortsplib.Server{Handler: h, RTSPAddress: "127.0.0.1:0", AuthMethods: methods}
+	if h.udp {
+		rtp, rtcp, err := listenUDPPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.server.UDPRTPAddress, h.server.UDPRTCPAddress = rtp.LocalAddr().String(), rtcp.LocalAddr().String()
+		rtp.Close()
+		rtcp.Close()
+	}
 	if err := h.server.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -155,6 +155,17 @@ func groupAccessUnits(nalus [][]byte) [][][]byte {
 	return aus
 }
 
+// GOP returns the number of access units from one IDR to the next (the
+// first interval), or the length of the input when it holds one IDR.
+func (in *Input) GOP() int {
+	for i := 1; i < len(in.AUs); i++ {
+		if hasNALUType(in.AUs[i], naluTypeIDR) {
+			return i
+		}
+	}
+	return len(in.AUs)
+}
+
 func hasNALUType(au [][]byte, t byte) bool {
 	for _, nalu := range au {
 		if nalu[0]&0x1f == t {
@@ -195,9 +206,22 @@ type MakeInputConfig struct {
 	CacheDir string
 	// FFmpeg is the ffmpeg binary; "ffmpeg" from PATH if empty.
 	FFmpeg string
-	// Seconds is the length of the clip, 10 if 0. The publisher loops it.
+	// Seconds is the length of the clip, 10 if 0, rounded up to a whole
+	// number of GOPs so that the loop keeps the keyframe interval. The
+	// publisher loops it.
 	Seconds int
+	// Bitrate overrides the preset's bitrate (bits per second) if not 0.
+	Bitrate int
+	// GOPSeconds is the keyframe interval in seconds, 2 if 0.
+	GOPSeconds int
 }
+
+// Bounds of generated inputs.
+const (
+	MinInputBitrate = 100_000
+	MaxInputBitrate = 50_000_000
+	MaxGOPSeconds   = 30
+)
 
 // DefaultCacheDir is where generated inputs are kept between runs.
 func DefaultCacheDir() string {
@@ -215,9 +239,22 @@ func MakeInput(ctx context.Context, cfg MakeInputConfig) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("unknown input preset %q (want one of 1080p, 720p, 480p, 240p)", cfg.Preset)
 	}
+	if cfg.Bitrate != 0 {
+		if cfg.Bitrate < MinInputBitrate || cfg.Bitrate > MaxInputBitrate {
+			return "", fmt.Errorf("input bitrate %d: want %d..%d bit/s", cfg.Bitrate, MinInputBitrate, MaxInputBitrate)
+		}
+		p.Bitrate = cfg.Bitrate
+	}
+	if cfg.GOPSeconds == 0 {
+		cfg.GOPSeconds = 2
+	}
+	if cfg.GOPSeconds < 1 || cfg.GOPSeconds > MaxGOPSeconds {
+		return "", fmt.Errorf("GOP %d s: want 1..%d", cfg.GOPSeconds, MaxGOPSeconds)
+	}
 	if cfg.Seconds <= 0 {
 		cfg.Seconds = 10
 	}
+	cfg.Seconds = (cfg.Seconds + cfg.GOPSeconds - 1) / cfg.GOPSeconds * cfg.GOPSeconds
 	if cfg.Seconds > 60 {
 		return "", fmt.Errorf("input length %d s: at most 60 s", cfg.Seconds)
 	}
@@ -235,13 +272,16 @@ func MakeInput(ctx context.Context, cfg MakeInputConfig) (string, error) {
 		"-t", fmt.Sprint(cfg.Seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 		"-b:v", fmt.Sprint(p.Bitrate), "-maxrate", fmt.Sprint(p.Bitrate), "-bufsize", fmt.Sprint(p.Bitrate / 6),
-		"-g", "60", "-bf", "0", "-pix_fmt", "yuv420p",
+		// A fixed keyframe interval: no scene-cut keyframes in between.
+		"-g", fmt.Sprint(30 * cfg.GOPSeconds), "-keyint_min", fmt.Sprint(30 * cfg.GOPSeconds), "-sc_threshold", "0",
+		"-bf", "0", "-pix_fmt", "yuv420p",
 		// SPS/PPS before every IDR, so that every loop and late joiner can decode.
 		"-x264-params", "repeat-headers=1",
 		"-f", "h264",
 	}
 	sum := sha256.Sum256([]byte(strings.Join(args, " ")))
-	path := filepath.Join(cfg.CacheDir, fmt.Sprintf("%s-%ds-%s.h264", cfg.Preset, cfg.Seconds, hex.EncodeToString(sum[:4])))
+	name := fmt.Sprintf("%s-%dk-gop%ds-%ds-%s.h264", cfg.Preset, p.Bitrate/1000, cfg.GOPSeconds, cfg.Seconds, hex.EncodeToString(sum[:4]))
+	path := filepath.Join(cfg.CacheDir, name)
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		return path, nil
 	}

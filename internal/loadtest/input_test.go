@@ -93,7 +93,8 @@ func TestParseAnnexB(t *testing.T) {
 	}
 }
 
-// TestMakeInput generates a 1 s 240p clip with ffmpeg when it is installed.
+// TestMakeInput generates short 240p clips with ffmpeg when it is installed:
+// the keyframe interval asked for, and a cache entry per set of parameters.
 func TestMakeInput(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed")
@@ -101,7 +102,8 @@ func TestMakeInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	path, err := MakeInput(ctx, MakeInputConfig{Preset: "240p", CacheDir: dir, Seconds: 1})
+	cfg := MakeInputConfig{Preset: "240p", CacheDir: dir, Seconds: 1, GOPSeconds: 1}
+	path, err := MakeInput(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +114,28 @@ func TestMakeInput(t *testing.T) {
 	if len(in.AUs) != 30 {
 		t.Fatalf("%d access units, want 30", len(in.AUs))
 	}
-	again, err := MakeInput(ctx, MakeInputConfig{Preset: "240p", CacheDir: dir, Seconds: 1})
+	again, err := MakeInput(ctx, cfg)
 	if err != nil || again != path {
 		t.Fatalf("cache miss: %q %v", again, err)
+	}
+
+	// 3 s asked with 2 s GOPs: 4 s, so that the loop keeps the interval.
+	cfg.Seconds, cfg.GOPSeconds, cfg.Bitrate = 3, 2, 200_000
+	other, err := MakeInput(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == path {
+		t.Fatal("other parameters, same cache file")
+	}
+	in, err = LoadInput(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.AUs) != 120 || in.GOP() != 60 {
+		t.Fatalf("%d access units, GOP %d; want 120 and 60", len(in.AUs), in.GOP())
+	}
+	if _, err := MakeInput(ctx, MakeInputConfig{Preset: "240p", CacheDir: dir, GOPSeconds: 31}); err == nil {
+		t.Fatal("a 31 s GOP accepted")
 	}
 }

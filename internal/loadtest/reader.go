@@ -43,6 +43,9 @@ type readerConfig struct {
 	win              *window
 	keepalive        time.Duration
 	handshakeTimeout time.Duration
+	// udp makes the reader ask for RTP over UDP (udpreader.go) instead of
+	// interleaved TCP.
+	udp bool
 }
 
 // readerResult is what one reader measured.
@@ -79,9 +82,10 @@ type readerChannel struct {
 	lastSeq uint16
 }
 
-// rawReader is a minimal RTSP/TCP client: OPTIONS, DESCRIBE, SETUP of every
-// media, PLAY, then it reads interleaved frames until its context ends. It
-// answers nothing and sends only a GET_PARAMETER keepalive.
+// rawReader is a minimal RTSP client: OPTIONS, DESCRIBE, SETUP of every
+// media, PLAY, then it reads interleaved frames (or, with cfg.udp, RTP
+// datagrams) until its context ends. It answers nothing and sends only a
+// GET_PARAMETER keepalive.
 type rawReader struct {
 	cfg     *readerConfig
 	conn    net.Conn
@@ -90,6 +94,7 @@ type rawReader struct {
 	session string
 	sender  *auth.Sender
 	chans   [256]readerChannel
+	udp     []*udpMedia
 	sei     seiScanner
 	scratch []byte
 	pending struct {
@@ -133,6 +138,11 @@ func (r *rawReader) run(ctx context.Context, ready func(error)) error {
 	}
 	r.conn = conn
 	defer conn.Close()
+	defer func() {
+		for _, m := range r.udp {
+			m.close()
+		}
+	}()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
@@ -153,6 +163,9 @@ func (r *rawReader) run(ctx context.Context, ready func(error)) error {
 	defer wg.Wait()
 	defer kaCancel()
 
+	if r.cfg.udp {
+		return r.readUDP(ctx)
+	}
 	return r.readLoop()
 }
 
@@ -196,8 +209,14 @@ func (r *rawReader) handshake() (*base.URL, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SETUP: media %d: %w", i, err)
 		}
-		resp, err := r.do("SETUP", mu,
-			fmt.Sprintf("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d", 2*i, 2*i+1))
+		transport := fmt.Sprintf("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d", 2*i, 2*i+1)
+		var um *udpMedia
+		if r.cfg.udp {
+			if um, transport, err = r.setupUDP(); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := r.do("SETUP", mu, transport)
 		if err != nil {
 			return nil, err
 		}
@@ -208,14 +227,21 @@ func (r *rawReader) handshake() (*base.URL, error) {
 				return nil, errors.New("SETUP: no Session header")
 			}
 		}
-		ch, _, ok := interleavedChannels(resp.get("Transport"))
-		if !ok {
-			ch = 2 * i
-		}
 		kind := channelRTPOther
 		var h264 *format.H264
 		if m.Type == description.MediaTypeVideo && m.FindFormat(&h264) && !hasVideo {
 			kind, hasVideo = channelRTPVideo, true
+		}
+		if um != nil {
+			if err := checkUDPTransport(resp.get("Transport")); err != nil {
+				return nil, err
+			}
+			um.ch.kind = kind
+			continue
+		}
+		ch, _, ok := interleavedChannels(resp.get("Transport"))
+		if !ok {
+			ch = 2 * i
 		}
 		r.chans[ch].kind = kind
 	}

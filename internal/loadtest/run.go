@@ -24,8 +24,14 @@ const (
 type RunConfig struct {
 	// URL is the rtsp:// stream the publisher records to and readers play.
 	URL string
-	// Readers is the number of TCP readers, 1..MaxReaders.
+	// PlayURL is the stream readers play when it is not URL (a stream of
+	// the server made from URL); empty for URL.
+	PlayURL string
+	// Readers is the number of readers, 1..MaxReaders.
 	Readers int
+	// Transport is the readers' RTP transport: TransportTCP (interleaved,
+	// the default when empty) or TransportUDP.
+	Transport string
 	// Duration is the measured window, after the warm-up, up to MaxDuration.
 	Duration time.Duration
 	// Warmup starts when all readers are playing; nothing is measured in it.
@@ -67,30 +73,50 @@ func (c *RunConfig) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Transport == "" {
+		c.Transport = TransportTCP
+	}
 }
 
-func (c *RunConfig) validate() (*base.URL, error) {
+// validate checks the config and returns the publisher's and the readers'
+// URLs.
+func (c *RunConfig) validate() (pubURL, playURL *base.URL, err error) {
 	switch {
 	case c.Readers < 1 || c.Readers > MaxReaders:
-		return nil, fmt.Errorf("readers %d: want 1..%d", c.Readers, MaxReaders)
+		return nil, nil, fmt.Errorf("readers %d: want 1..%d", c.Readers, MaxReaders)
 	case c.Duration < time.Second || c.Duration > MaxDuration:
-		return nil, fmt.Errorf("duration %v: want 1s..%v", c.Duration, MaxDuration)
+		return nil, nil, fmt.Errorf("duration %v: want 1s..%v", c.Duration, MaxDuration)
 	case c.Warmup < 0 || c.Warmup > MaxWarmup:
-		return nil, fmt.Errorf("warmup %v: want 0..%v", c.Warmup, MaxWarmup)
+		return nil, nil, fmt.Errorf("warmup %v: want 0..%v", c.Warmup, MaxWarmup)
 	case c.Input == nil || len(c.Input.AUs) == 0:
-		return nil, errors.New("no input")
+		return nil, nil, errors.New("no input")
 	case c.PID < 0:
-		return nil, fmt.Errorf("pid %d", c.PID)
+		return nil, nil, fmt.Errorf("pid %d", c.PID)
+	case c.Transport != TransportTCP && c.Transport != TransportUDP:
+		return nil, nil, fmt.Errorf("transport %q: want %s or %s", c.Transport, TransportTCP, TransportUDP)
 	}
-	u, err := base.ParseURL(c.URL)
+	if pubURL, err = c.parseURL(c.URL); err != nil {
+		return nil, nil, err
+	}
+	playURL = pubURL
+	if c.PlayURL != "" {
+		if playURL, err = c.parseURL(c.PlayURL); err != nil {
+			return nil, nil, err
+		}
+	}
+	return pubURL, playURL, nil
+}
+
+func (c *RunConfig) parseURL(s string) (*base.URL, error) {
+	u, err := base.ParseURL(s)
 	if err != nil {
-		return nil, fmt.Errorf("url %q: %w", c.URL, err)
+		return nil, fmt.Errorf("url %q: %w", s, err)
 	}
 	if u.Scheme != "rtsp" {
-		return nil, fmt.Errorf("url %q: only rtsp:// is supported", c.URL)
+		return nil, fmt.Errorf("url %q: only rtsp:// is supported", s)
 	}
 	if !c.AllowRemote && !isLoopbackHost(u.Hostname()) {
-		return nil, fmt.Errorf("url %q: host is not a loopback address (-allow-remote allows it)", c.URL)
+		return nil, fmt.Errorf("url %q: host is not a loopback address (-allow-remote allows it)", s)
 	}
 	return u, nil
 }
@@ -107,6 +133,8 @@ func isLoopbackHost(h string) bool {
 // (CPU-seconds per second of the window).
 type Result struct {
 	URL              string  `json:"url"`
+	PlayURL          string  `json:"play_url,omitempty"`
+	Transport        string  `json:"transport"`
 	Readers          int     `json:"readers"`
 	ReadersConnected int     `json:"readers_connected"`
 	ReadersDropped   int     `json:"readers_dropped"`
@@ -137,16 +165,30 @@ type Result struct {
 // early the window is cut short and what was measured is returned.
 func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 	cfg.setDefaults()
-	u, err := cfg.validate()
+	u, playURL, err := cfg.validate()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Transport == TransportUDP {
+		// The play URL may carry more medias than the publisher's (a
+		// stream made of two sources): count two when there is audio.
+		medias := 1
+		if cfg.Audio {
+			medias = 2
+		}
+		if err := checkFileLimit(cfg.Readers, medias); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.PID != 0 {
 		if _, err := ProcCPU(cfg.PID); err != nil {
 			return nil, fmt.Errorf("server pid %d: %w", cfg.PID, err)
 		}
 	}
-	log := cfg.Logger.With("url", u.CloneWithoutCredentials().String())
+	log := cfg.Logger.With("url", u.CloneWithoutCredentials().String(), "transport", cfg.Transport)
+	if playURL != u {
+		log = log.With("play_url", playURL.CloneWithoutCredentials().String())
+	}
 
 	pub := &Publisher{URL: cfg.URL, Input: cfg.Input, FPS: cfg.FPS, Audio: cfg.Audio}
 	if err := pub.Start(); err != nil {
@@ -175,7 +217,8 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		wg.Wait()
 	}()
 	win := &window{}
-	rcfg := &readerConfig{url: u, win: win, keepalive: cfg.KeepAlive, handshakeTimeout: 10 * time.Second}
+	rcfg := &readerConfig{url: playURL, win: win, keepalive: cfg.KeepAlive, handshakeTimeout: 10 * time.Second,
+		udp: cfg.Transport == TransportUDP}
 	results := make([]*readerResult, cfg.Readers)
 	ready := make(chan error, cfg.Readers)
 	sem := make(chan struct{}, cfg.ConnectParallel)
@@ -289,6 +332,7 @@ func procCPUIf(pid int) (time.Duration, error) {
 func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t1 time.Time) *Result {
 	res := &Result{
 		URL:       cfg.URL,
+		Transport: cfg.Transport,
 		Readers:   cfg.Readers,
 		DurationS: t1.Sub(t0).Seconds(),
 		WarmupS:   cfg.Warmup.Seconds(),
@@ -296,8 +340,13 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 	if u, err := base.ParseURL(cfg.URL); err == nil {
 		res.URL = u.CloneWithoutCredentials().String()
 	}
-	first := sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos >= t0.UnixNano() })
-	last := sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos > t1.UnixNano() }) - 1
+	if cfg.PlayURL != "" && cfg.PlayURL != cfg.URL {
+		res.PlayURL = cfg.PlayURL
+		if u, err := base.ParseURL(cfg.PlayURL); err == nil {
+			res.PlayURL = u.CloneWithoutCredentials().String()
+		}
+	}
+	first, last := windowFrames(frames, t0, t1)
 	inWindow := last - first + 1
 	res.FramesSent = max(inWindow, 0)
 	if res.DurationS > 0 {
@@ -330,13 +379,7 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 		res.SeqGaps += rr.gaps
 		res.MalformedPackets += rr.malformed
 
-		ratio := 0.0
-		if inWindow > 0 && rr.first >= 0 {
-			from := max(int(rr.first), first)
-			if expected := last - from + 1; expected > 0 {
-				ratio = float64(rr.frames.countRange(uint64(from), uint64(last))) / float64(expected)
-			}
-		}
+		ratio := deliveredRatio(rr, first, last)
 		sum += ratio
 		res.DeliveredMinPct = min(res.DeliveredMinPct, 100*ratio)
 		if ratio >= 0.995 {
@@ -352,6 +395,28 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 	res.LatencyP99Ms = durationMs(hist.Quantile(0.99))
 	res.LatencyMaxMs = durationMs(hist.Max())
 	return res
+}
+
+// windowFrames returns the counters of the first and last frames sent in
+// [t0, t1]; last < first when there is none.
+func windowFrames(frames []sentFrame, t0, t1 time.Time) (first, last int) {
+	first = sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos >= t0.UnixNano() })
+	last = sort.Search(len(frames), func(i int) bool { return frames[i].sendNanos > t1.UnixNano() }) - 1
+	return first, last
+}
+
+// deliveredRatio is the share of the frames first..last a reader received,
+// counted from its own first frame on; 0 if it got none.
+func deliveredRatio(rr *readerResult, first, last int) float64 {
+	if last < first || rr.first < 0 {
+		return 0
+	}
+	from := max(int(rr.first), first)
+	expected := last - from + 1
+	if expected <= 0 {
+		return 0
+	}
+	return float64(rr.frames.countRange(uint64(from), uint64(last))) / float64(expected)
 }
 
 func durationMs(d time.Duration) float64 {
