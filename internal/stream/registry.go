@@ -33,7 +33,8 @@ type Options struct {
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// PktSize is the largest marshalled RTP packet of an H.264 or H.265
-	// track readers get; bigger ones are cut (default DefaultPktSize).
+	// track readers get; bigger ones are cut. 0: packets too big for a UDP
+	// datagram (over 1472 bytes) are cut to DefaultPktSize, others pass.
 	PktSize int
 }
 
@@ -62,9 +63,6 @@ func (o *Options) fill() {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 30 * time.Second
-	}
-	if o.PktSize == 0 {
-		o.PktSize = DefaultPktSize
 	}
 }
 

@@ -23,9 +23,16 @@ var (
 	ErrNotConnected  = errors.New("source not connected yet")
 )
 
-// flushEvery bounds how long a packet waits for the end of a video frame
+// flushEvery bounds how long a packet of video without marker bits waits
 // before readers are woken for it.
 const flushEvery = 20 * time.Millisecond
+
+// audioWait bounds how long audio of a stream with video waits for the
+// next video frame end to wake readers: at usual frame rates it never
+// does, so audio adds no write of its own per reader (a wake of its own
+// per frame would double the system calls of the fan-out); below 10 fps
+// audio is sent at least every 100 ms.
+const audioWait = 100 * time.Millisecond
 
 // Stream is one named stream.
 type Stream struct {
@@ -385,7 +392,7 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 		s.noteVideoLocked(t, now)
 		wake = pkt.Marker || !t.sawMarker && (auStart || now.Sub(s.lastWake) >= flushEvery)
 	} else {
-		wake = !s.hasVideo || now.Sub(s.lastWake) >= flushEvery
+		wake = !s.hasVideo || now.Sub(s.lastWake) >= audioWait
 	}
 	size, ok := s.pushSplitLocked(t, pkt, pkt, now, wall, key)
 	s.ctr.bytesIn += uint64(size)
