@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -208,5 +209,39 @@ func TestReaderSurvivesRingGrowth(t *testing.T) {
 	got, err := r.Next(got[:0])
 	if err != nil || n+len(got) != 5*minSlots {
 		t.Fatalf("got %d of %d packets: %v", n+len(got), 5*minSlots, err)
+	}
+}
+
+// TestCacheNotServedAcrossGaps: a reader that comes after the source
+// reconnected, or after the stream went quiet, does not start with the
+// pictures of before.
+func TestCacheNotServedAcrossGaps(t *testing.T) {
+	reg := NewRegistry(testOptions())
+	defer reg.Close()
+	s := reg.GetOrCreate("cam")
+	var p Publisher = &runPublisher{p: &producer{s: s, name: "x"}, ctx: context.Background()}
+	tracks, err := p.SetTracks([]TrackSpec{h264Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p.WritePacket(tracks[0], vpkt(1, 0, idr, true), now, time.Time{})
+	p.WritePacket(tracks[0], vpkt(2, 3000, slice, true), now, time.Time{})
+	if _, err := p.SetTracks([]TrackSpec{h264Spec}); err != nil { // a reconnect
+		t.Fatal(err)
+	}
+	p.WritePacket(tracks[0], vpkt(50, 90000, slice, true), now, time.Time{}) // mid-GOP
+	r := s.NewReader(tracks)
+	if got, _ := r.Next(nil); len(got) != 0 {
+		t.Fatalf("after a reconnect a new reader got %d packets of the connection before", len(got))
+	}
+	r.Close()
+
+	s2, pub := published(t, h264Spec)
+	writeGOP(pub, pub.Tracks[0], nil, 1, 0, 3, time.Now().Add(-2*time.Second), 0)
+	r2 := s2.NewReader(pub.Tracks)
+	defer r2.Close()
+	if got, _ := r2.Next(nil); len(got) != 0 {
+		t.Fatalf("a stream quiet for 2 s gave a new reader %d old packets", len(got))
 	}
 }

@@ -27,6 +27,10 @@ var (
 // before readers are woken for it.
 const flushEvery = 20 * time.Millisecond
 
+// staleAfter is how long a stream may go without packets before its last
+// group of pictures is no longer given to new readers.
+const staleAfter = time.Second
+
 // audioWait bounds how long audio of a stream with video waits for the
 // next video frame end to wake readers: at usual frame rates it never
 // does, so audio adds no write of its own per reader (a wake of its own
@@ -58,6 +62,7 @@ type Stream struct {
 	ring     *ring
 	slab     slab
 	lastWake time.Time
+	lastPush time.Time // arrival of the newest packet in the ring
 	hasVideo bool
 	ctr      streamCounters
 	// keyTracks are the video tracks that had a keyframe: the ring keeps
@@ -357,6 +362,10 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 	}
 	if t.resync {
 		t.rx.restart() // a new connection numbers afresh: no loss
+		// the last keyframe is of the connection before: a new reader
+		// must not start with pictures from before the gap
+		t.hasKey = false
+		s.keyTracks = slices.DeleteFunc(s.keyTracks, func(o *Track) bool { return o == t })
 	}
 	t.rx.packet(pkt.SequenceNumber, pkt.Timestamp, now, t.clock.rate)
 	t.rewrite(pkt, now)
@@ -434,6 +443,7 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 	if key && t.Kind == Video {
 		s.keyLocked(t, s.ring.head.Load())
 	}
+	s.lastPush = now
 	s.ring.push(p, len(buf), s.keep)
 	return size, true
 }
@@ -462,7 +472,9 @@ func (s *Stream) keyLocked(t *Track, idx uint64) {
 func (s *Stream) startLocked(tracks []*Track, cache bool) uint64 {
 	head := s.ring.head.Load()
 	start := head
-	if !cache || s.isClosedFast.Load() {
+	// a stream that went quiet (its source stopped for want of readers, or
+	// the camera stalls) holds pictures of the past, not a head start
+	if !cache || s.isClosedFast.Load() || time.Since(s.lastPush) > staleAfter {
 		return head
 	}
 	for _, t := range tracks {
