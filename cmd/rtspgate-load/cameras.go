@@ -99,6 +99,51 @@ func (f *cameraFlags) start(paths int, in *loadtest.Input, log *slog.Logger) (*l
 	return cam, nil
 }
 
+// rig is what cameras and first-frame set up alike: the targets to measure
+// in turn, fake cameras serving the input, and where the targets' output
+// goes.
+type rig struct {
+	specs []targetSpec
+	cam   *loadtest.Camera
+	logw  io.Writer
+	env   []string
+	log   *slog.Logger
+	close func()
+}
+
+func newRig(ctx context.Context, tf *targetFlags, cf *cameraFlags, in *inputFlags, paths int, verbose bool) (*rig, error) {
+	specs, err := tf.specs()
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(verbose)
+	input, err := in.load(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	logw, closeLog, err := tf.logWriter()
+	if err != nil {
+		return nil, err
+	}
+	cam, err := cf.start(paths, input, log)
+	if err != nil {
+		closeLog()
+		return nil, err
+	}
+	return &rig{specs: specs, cam: cam, logw: logw, env: tf.env, log: log, close: func() { cam.Close(); closeLog() }}, nil
+}
+
+// measure starts the target of spec on the rig's cameras, runs fn against
+// it and stops it.
+func (r *rig) measure(ctx context.Context, spec targetSpec, fn func(*loadtest.ProcessTarget) error) error {
+	tgt, err := startTarget(ctx, spec, r.cam, r.logw, r.env, r.log)
+	if err != nil {
+		return err
+	}
+	defer tgt.Stop()
+	return fn(tgt)
+}
+
 func cmdCameras(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cameras", flag.ContinueOnError)
 	cameras := fs.Int("cameras", 32, fmt.Sprintf("fake cameras (paths cam0 …), 1..%d", loadtest.MaxCameraPaths))
@@ -119,42 +164,25 @@ func cmdCameras(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("cameras: unexpected arguments %q", fs.Args())
 	}
-	specs, err := tf.specs()
+	r, err := newRig(ctx, &tf, &cf, &in, *cameras, *verbose)
 	if err != nil {
 		return err
 	}
-	log := newLogger(*verbose)
-	input, err := in.load(ctx, log)
-	if err != nil {
-		return err
-	}
-	logw, closeLog, err := tf.logWriter()
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	cam, err := cf.start(*cameras, input, log)
-	if err != nil {
-		return err
-	}
-	defer cam.Close()
+	defer r.close()
 
 	var rows []*loadtest.CamerasResult
-	for i, spec := range specs {
+	for i, spec := range r.specs {
 		if i > 0 {
 			time.Sleep(*pause)
 		}
-		res, err := func() (*loadtest.CamerasResult, error) {
-			tgt, err := startTarget(ctx, spec, cam, logw, tf.env, log)
-			if err != nil {
-				return nil, err
-			}
-			defer tgt.Stop()
-			return loadtest.Cameras(ctx, loadtest.CamerasConfig{
-				Camera: cam, Target: tgt, TargetName: spec.kind, ReadersPerCamera: *perCamera,
-				Duration: *duration, Warmup: *warmup, Logger: log,
+		var res *loadtest.CamerasResult
+		err := r.measure(ctx, spec, func(tgt *loadtest.ProcessTarget) (err error) {
+			res, err = loadtest.Cameras(ctx, loadtest.CamerasConfig{
+				Camera: r.cam, Target: tgt, TargetName: spec.kind, ReadersPerCamera: *perCamera,
+				Duration: *duration, Warmup: *warmup, Logger: r.log,
 			})
-		}()
+			return err
+		})
 		if res != nil {
 			fmt.Print(res.Text())
 			fmt.Println(res.JSON())
@@ -204,42 +232,25 @@ func cmdFirstFrame(ctx context.Context, args []string) error {
 			return fmt.Errorf("-modes: %q is neither warm nor cold", m)
 		}
 	}
-	specs, err := tf.specs()
+	r, err := newRig(ctx, &tf, &cf, &in, 1, *verbose)
 	if err != nil {
 		return err
 	}
-	log := newLogger(*verbose)
-	input, err := in.load(ctx, log)
-	if err != nil {
-		return err
-	}
-	logw, closeLog, err := tf.logWriter()
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	cam, err := cf.start(1, input, log)
-	if err != nil {
-		return err
-	}
-	defer cam.Close()
+	defer r.close()
 
 	var errs []error
-	for i, spec := range specs {
+	for i, spec := range r.specs {
 		if i > 0 {
 			time.Sleep(*pause)
 		}
-		res, err := func() (*loadtest.FirstFrameResult, error) {
-			tgt, err := startTarget(ctx, spec, cam, logw, tf.env, log)
-			if err != nil {
-				return nil, err
-			}
-			defer tgt.Stop()
-			return loadtest.FirstFrame(ctx, loadtest.FirstFrameConfig{
-				Camera: cam, Target: tgt, TargetName: spec.kind, Trials: *trials, Query: *query,
-				Warm: warm, Cold: cold, TrialTimeout: *trialTimeout, ColdWait: *coldWait, Logger: log,
+		var res *loadtest.FirstFrameResult
+		err := r.measure(ctx, spec, func(tgt *loadtest.ProcessTarget) (err error) {
+			res, err = loadtest.FirstFrame(ctx, loadtest.FirstFrameConfig{
+				Camera: r.cam, Target: tgt, TargetName: spec.kind, Trials: *trials, Query: *query,
+				Warm: warm, Cold: cold, TrialTimeout: *trialTimeout, ColdWait: *coldWait, Logger: r.log,
 			})
-		}()
+			return err
+		})
 		if res != nil {
 			fmt.Print(res.Text())
 			fmt.Println(res.JSON())

@@ -35,15 +35,13 @@ type CamerasConfig struct {
 // SEI) to the reader's receipt of the frame's last packet, so it spans
 // camera → target → reader.
 type CamerasResult struct {
-	Target           string  `json:"target"`
-	Cameras          int     `json:"cameras"`
-	ReadersPerCamera int     `json:"readers_per_camera"`
-	Readers          int     `json:"readers"`
-	ReadersConnected int     `json:"readers_connected"`
-	ReadersDropped   int     `json:"readers_dropped"`
-	FirstError       string  `json:"first_error,omitempty"`
-	DurationS        float64 `json:"duration_s"`
-	WarmupS          float64 `json:"warmup_s"`
+	Target           string `json:"target"`
+	Cameras          int    `json:"cameras"`
+	ReadersPerCamera int    `json:"readers_per_camera"`
+	Readers          int    `json:"readers"`
+	ReaderFigures
+	DurationS float64 `json:"duration_s"`
+	WarmupS   float64 `json:"warmup_s"`
 	// FramesSent is the sum over cameras of the frames sent in the window;
 	// VideoMbitS the mean per camera.
 	FramesSent int     `json:"frames_sent"`
@@ -54,20 +52,11 @@ type CamerasResult struct {
 	CameraSessions      int `json:"camera_sessions"`
 	CameraSessionsTotal int `json:"camera_sessions_total"`
 	// EveryFrame tells whether every reader got every frame.
-	EveryFrame       bool    `json:"every_reader_every_frame"`
-	DeliveredMinPct  float64 `json:"delivered_min_pct"`
-	DeliveredMeanPct float64 `json:"delivered_mean_pct"`
-	ReadersFullPct   float64 `json:"readers_ge_99_5_pct"`
-	SeqGaps          int64   `json:"seq_gaps"`
-	MalformedPackets int64   `json:"malformed_packets"`
-	LatencyP50Ms     float64 `json:"latency_p50_ms"`
-	LatencyP99Ms     float64 `json:"latency_p99_ms"`
-	LatencyMaxMs     float64 `json:"latency_max_ms"`
-	LatencySamples   uint64  `json:"latency_samples"`
-	ServerPID        int     `json:"server_pid,omitempty"`
-	ServerCPU        float64 `json:"server_cpu_cores,omitempty"`
-	ServerRSSMiB     float64 `json:"server_rss_mib,omitempty"`
-	ToolCPU          float64 `json:"tool_cpu_cores"`
+	EveryFrame   bool    `json:"every_reader_every_frame"`
+	ServerPID    int     `json:"server_pid,omitempty"`
+	ServerCPU    float64 `json:"server_cpu_cores,omitempty"`
+	ServerRSSMiB float64 `json:"server_rss_mib,omitempty"`
+	ToolCPU      float64 `json:"tool_cpu_cores"`
 }
 
 func (cfg *CamerasConfig) setDefaults() error {
@@ -217,9 +206,7 @@ func Cameras(ctx context.Context, cfg CamerasConfig) (*CamerasResult, error) {
 }
 
 func (cfg *CamerasConfig) summarize(res *CamerasResult, results [][]*readerResult, t0, t1 time.Time) {
-	var hist Histogram
-	sum, full := 0.0, 0
-	res.DeliveredMinPct = 100
+	var tally readerTally
 	bytes := 0
 	for i, readers := range results {
 		frames := cfg.Camera.sent(i)
@@ -231,41 +218,14 @@ func (cfg *CamerasConfig) summarize(res *CamerasResult, results [][]*readerResul
 			}
 		}
 		for _, rr := range readers {
-			if rr == nil {
-				continue
-			}
-			if rr.connected {
-				res.ReadersConnected++
-				if rr.err != nil {
-					res.ReadersDropped++
-				}
-			}
-			if rr.err != nil && res.FirstError == "" {
-				res.FirstError = rr.err.Error()
-			}
-			hist.Merge(&rr.latency)
-			res.SeqGaps += rr.gaps
-			res.MalformedPackets += rr.malformed
-			ratio := deliveredRatio(rr, first, last)
-			sum += ratio
-			res.DeliveredMinPct = min(res.DeliveredMinPct, 100*ratio)
-			if ratio >= 0.995 {
-				full++
-			}
+			tally.add(rr, first, last)
 		}
 	}
-	if res.Readers > 0 {
-		res.DeliveredMeanPct = 100 * sum / float64(res.Readers)
-		res.ReadersFullPct = 100 * float64(full) / float64(res.Readers)
-	}
+	res.ReaderFigures = tally.figures(res.Readers)
 	res.EveryFrame = res.DeliveredMinPct == 100 && res.ReadersConnected == res.Readers
 	if res.DurationS > 0 && res.Cameras > 0 {
 		res.VideoMbitS = float64(bytes) * 8 / res.DurationS / 1e6 / float64(res.Cameras)
 	}
-	res.LatencySamples = hist.Count()
-	res.LatencyP50Ms = durationMs(hist.Quantile(0.50))
-	res.LatencyP99Ms = durationMs(hist.Quantile(0.99))
-	res.LatencyMaxMs = durationMs(hist.Max())
 }
 
 // sleepOrDone waits d; false if ctx ended first.

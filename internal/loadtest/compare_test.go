@@ -46,7 +46,9 @@ func TestCompareTransports(t *testing.T) {
 }
 
 func TestMarkdownTableRatios(t *testing.T) {
-	res := func(cpu float64) *Result { return &Result{ServerCPU: cpu, DeliveredMinPct: 100} }
+	res := func(cpu float64) *Result {
+		return &Result{ServerCPU: cpu, ReaderFigures: ReaderFigures{DeliveredMinPct: 100}}
+	}
 	relay := res(0.1)
 	rows := []CompareRow{
 		{Readers: 200, Transport: TransportTCP, PlayURL: "rtsp://h:1/bench", Target: res(0.2), Relay: relay},

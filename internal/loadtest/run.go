@@ -132,32 +132,21 @@ func isLoopbackHost(h string) bool {
 // Result is what a run measured. Percentages are 0..100, CPU is in cores
 // (CPU-seconds per second of the window).
 type Result struct {
-	URL              string  `json:"url"`
-	PlayURL          string  `json:"play_url,omitempty"`
-	Transport        string  `json:"transport"`
-	Readers          int     `json:"readers"`
-	ReadersConnected int     `json:"readers_connected"`
-	ReadersDropped   int     `json:"readers_dropped"`
-	FirstError       string  `json:"first_error,omitempty"`
-	DurationS        float64 `json:"duration_s"`
-	WarmupS          float64 `json:"warmup_s"`
-	FramesSent       int     `json:"frames_sent"`
-	FPS              float64 `json:"fps"`
-	VideoMbitS       float64 `json:"video_mbit_s"`
-	PublisherDrops   int64   `json:"publisher_queue_drops"`
-	DeliveredMinPct  float64 `json:"delivered_min_pct"`
-	DeliveredMeanPct float64 `json:"delivered_mean_pct"`
-	ReadersFullPct   float64 `json:"readers_ge_99_5_pct"`
-	SeqGaps          int64   `json:"seq_gaps"`
-	MalformedPackets int64   `json:"malformed_packets"`
-	LatencyP50Ms     float64 `json:"latency_p50_ms"`
-	LatencyP99Ms     float64 `json:"latency_p99_ms"`
-	LatencyMaxMs     float64 `json:"latency_max_ms"`
-	LatencySamples   uint64  `json:"latency_samples"`
-	ServerPID        int     `json:"server_pid,omitempty"`
-	ServerCPU        float64 `json:"server_cpu_cores,omitempty"`
-	ServerRSSMiB     float64 `json:"server_rss_mib,omitempty"`
-	ToolCPU          float64 `json:"tool_cpu_cores"`
+	URL       string `json:"url"`
+	PlayURL   string `json:"play_url,omitempty"`
+	Transport string `json:"transport"`
+	Readers   int    `json:"readers"`
+	ReaderFigures
+	DurationS      float64 `json:"duration_s"`
+	WarmupS        float64 `json:"warmup_s"`
+	FramesSent     int     `json:"frames_sent"`
+	FPS            float64 `json:"fps"`
+	VideoMbitS     float64 `json:"video_mbit_s"`
+	PublisherDrops int64   `json:"publisher_queue_drops"`
+	ServerPID      int     `json:"server_pid,omitempty"`
+	ServerCPU      float64 `json:"server_cpu_cores,omitempty"`
+	ServerRSSMiB   float64 `json:"server_rss_mib,omitempty"`
+	ToolCPU        float64 `json:"tool_cpu_cores"`
 }
 
 // Run publishes cfg.Input to cfg.URL, plays it with cfg.Readers readers and
@@ -358,42 +347,11 @@ func summarize(cfg RunConfig, frames []sentFrame, results []*readerResult, t0, t
 		res.VideoMbitS = float64(bytes) * 8 / res.DurationS / 1e6
 	}
 
-	var hist Histogram
-	sum := 0.0
-	full := 0
-	res.DeliveredMinPct = 100
+	var tally readerTally
 	for _, rr := range results {
-		if rr == nil {
-			continue
-		}
-		if rr.connected {
-			res.ReadersConnected++
-			if rr.err != nil {
-				res.ReadersDropped++
-			}
-		}
-		if rr.err != nil && res.FirstError == "" {
-			res.FirstError = rr.err.Error()
-		}
-		hist.Merge(&rr.latency)
-		res.SeqGaps += rr.gaps
-		res.MalformedPackets += rr.malformed
-
-		ratio := deliveredRatio(rr, first, last)
-		sum += ratio
-		res.DeliveredMinPct = min(res.DeliveredMinPct, 100*ratio)
-		if ratio >= 0.995 {
-			full++
-		}
+		tally.add(rr, first, last)
 	}
-	if cfg.Readers > 0 {
-		res.DeliveredMeanPct = 100 * sum / float64(cfg.Readers)
-		res.ReadersFullPct = 100 * float64(full) / float64(cfg.Readers)
-	}
-	res.LatencySamples = hist.Count()
-	res.LatencyP50Ms = durationMs(hist.Quantile(0.50))
-	res.LatencyP99Ms = durationMs(hist.Quantile(0.99))
-	res.LatencyMaxMs = durationMs(hist.Max())
+	res.ReaderFigures = tally.figures(cfg.Readers)
 	return res
 }
 
