@@ -219,14 +219,7 @@ func (c *Camera) loop(ctx context.Context, p *cameraPath) {
 	maxFrames := int64(c.Run / interval)
 	for n := int64(0); n < maxFrames; n++ {
 		due := start.Add(time.Duration(n) * interval)
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		if !waitUntil(ctx, timer, due) {
 			return
 		}
 		au := c.Input.AUs[(first+int(n))%len(c.Input.AUs)]

@@ -119,14 +119,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	<-timer.C
 	for n := int64(0); ; n++ {
 		due := start.Add(time.Duration(n * int64(time.Second) / int64(p.FPS)))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		if !waitUntil(ctx, timer, due) {
 			return nil
 		}
 		au := p.Input.AUs[int(n)%len(p.Input.AUs)]
@@ -182,14 +175,7 @@ func (p *Publisher) runAudio(ctx context.Context, start time.Time) {
 	<-timer.C
 	for n := int64(0); ; n++ {
 		due := start.Add(time.Duration(n * int64(time.Second) / audioPacketsPerSecond))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		if !waitUntil(ctx, timer, due) {
 			return
 		}
 		pkt.SequenceNumber = seq + uint16(n)
@@ -211,4 +197,19 @@ func (p *Publisher) sent() ([]sentFrame, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]sentFrame(nil), p.frames...), p.errs
+}
+
+// waitUntil sleeps on timer (stopped and drained) until due; false when ctx
+// ended first. A time already past returns at once, so a late frame goes
+// out now and is never skipped.
+func waitUntil(ctx context.Context, timer *time.Timer, due time.Time) bool {
+	if d := time.Until(due); d > 0 {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+		}
+	}
+	return ctx.Err() == nil
 }
