@@ -17,39 +17,11 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// firstVideo is what a reader saw of its first video packets.
+// firstVideo is what a reader saw of its first video.
 type firstVideo struct {
 	ts    uint32 // RTP timestamp of the first packet
 	nals  []byte // NAL unit types of its first access unit, in order
-	idrTS uint32 // RTP timestamp of the first IDR slice
-}
-
-// h264Types lists the NAL unit types an RTP payload carries (single, STAP-A,
-// or the start of an FU-A).
-func h264Types(p []byte) []byte {
-	if len(p) == 0 {
-		return nil
-	}
-	switch t := p[0] & 0x1f; t {
-	case 24: // STAP-A
-		var out []byte
-		for q := p[1:]; len(q) > 2; {
-			n := int(q[0])<<8 | int(q[1])
-			if n == 0 || 2+n > len(q) {
-				break
-			}
-			out = append(out, q[2]&0x1f)
-			q = q[2+n:]
-		}
-		return out
-	case 28: // FU-A: only its start names a unit
-		if len(p) > 1 && p[1]&0x80 != 0 {
-			return []byte{p[1] & 0x1f}
-		}
-		return nil
-	default:
-		return []byte{t}
-	}
+	idrTS uint32 // RTP timestamp of the first access unit with an IDR slice
 }
 
 // playFirstVideo plays url with gortsplib over TCP and returns the first
@@ -60,7 +32,8 @@ func playFirstVideo(t *testing.T, url string) (firstVideo, time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: ptr(gortsplib.ProtocolTCP)}
+	tcp := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,34 +50,45 @@ func playFirstVideo(t *testing.T, url string) (firstVideo, time.Duration) {
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	dec, err := h264.CreateDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var (
-		mu   sync.Mutex
-		fv   firstVideo
-		got  bool
-		done = make(chan struct{})
+		mu       sync.Mutex
+		fv       firstVideo
+		aus      int
+		any      bool // a packet came
+		finished bool
+		done     = make(chan struct{})
 	)
+	finish := func() { finished = true; close(done) }
 	c.OnPacketRTP(medi, h264, func(pkt *rtp.Packet) {
 		mu.Lock()
 		defer mu.Unlock()
-		if got {
+		if finished {
 			return
 		}
-		if fv.nals == nil {
-			fv.ts = pkt.Timestamp
+		if !any {
+			fv.ts, any = pkt.Timestamp, true
 		}
-		types := h264Types(pkt.Payload)
-		fv.nals = append(fv.nals, types...)
-		for _, ty := range types {
-			if ty == 5 {
+		au, err := dec.Decode(pkt)
+		if err != nil {
+			return // more packets needed
+		}
+		aus++
+		for _, nalu := range au {
+			if aus == 1 {
+				fv.nals = append(fv.nals, nalu[0]&0x1f)
+			}
+			if nalu[0]&0x1f == 5 {
 				fv.idrTS = pkt.Timestamp
-				got = true
-				close(done)
+				finish()
 				return
 			}
 		}
-		if len(fv.nals) > 200 {
-			got = true
-			close(done)
+		if aus > 200 {
+			finish()
 		}
 	})
 	start := time.Now()
@@ -120,8 +104,6 @@ func playFirstVideo(t *testing.T, url string) (firstVideo, time.Duration) {
 	defer mu.Unlock()
 	return fv, time.Since(start)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // TestGOPCacheMidGOPJoin: a reader that joins a 4 s-GOP stream 1.5 s after a
 // keyframe starts at that keyframe, with its parameter sets, at once; ffmpeg
