@@ -58,7 +58,7 @@ func playFirstVideo(t *testing.T, url string) (firstVideo, time.Duration) {
 		mu       sync.Mutex
 		fv       firstVideo
 		aus      int
-		any      bool // a packet came
+		started  bool // a packet came
 		finished bool
 		done     = make(chan struct{})
 	)
@@ -69,8 +69,8 @@ func playFirstVideo(t *testing.T, url string) (firstVideo, time.Duration) {
 		if finished {
 			return
 		}
-		if !any {
-			fv.ts, any = pkt.Timestamp, true
+		if !started {
+			fv.ts, started = pkt.Timestamp, true
 		}
 		au, err := dec.Decode(pkt)
 		if err != nil {
