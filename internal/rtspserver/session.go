@@ -12,8 +12,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
-	"github.com/pion/rtcp"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
@@ -284,10 +282,6 @@ type batchWriter interface {
 	writeBatch(bufs *net.Buffers) error
 }
 
-// srEvery is how often readers get an RTCP sender report per track:
-// players need one to line audio up with video.
-const srEvery = 5 * time.Second
-
 // writeTCP is the TCP fan-out path: every packet that arrived since the last
 // wake goes out in one write. Packets lie framed (see Frame) and adjacent in
 // memory, so a reader on the channels its track is framed with sends the
@@ -300,32 +294,19 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 		pkts    = make([]*stream.Packet, 0, 64)
 		hdrs    = make([]byte, 0, 4*64)
 		bufs    = make(net.Buffers, 0, 2*64)
-		srDue   = make([]time.Time, len(chans))
-		packets = make([]uint32, len(chans))
-		octets  = make([]uint32, len(chans))
+		reports = newSenderReports(len(chans))
 		out     = new(net.Buffers) // one allocation, not one per batch
 		err     error
 	)
 	for {
-		if err = r.Wait(ctx); err != nil {
+		if pkts, err = nextBatch(ctx, r, pkts); err != nil {
 			return err
-		}
-		pkts, err = r.Next(pkts[:0])
-		if err != nil {
-			return err
-		}
-		if len(pkts) == 0 {
-			continue
 		}
 		bufs = bufs[:0]
 		now := time.Now()
 		for pos := range chans {
-			if now.Before(srDue[pos]) {
-				continue
-			}
-			if sr := senderReport(r, pkts, pos, packets[pos], octets[pos]); sr != nil {
+			if sr := reports.due(r, pkts, pos, now); sr != nil {
 				bufs = append(bufs, []byte{'$', chans[pos] + 1, byte(len(sr) >> 8), byte(len(sr))}, sr)
-				srDue[pos] = now.Add(srEvery)
 			}
 		}
 		if cap(hdrs) < 4*len(pkts) {
@@ -334,8 +315,7 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 		hdrs = hdrs[:4*len(pkts)]
 		for i, p := range pkts {
 			pos := r.Position(p.Track)
-			packets[pos]++
-			octets[pos] += uint32(len(p.RTP.Payload))
+			reports.count(pos, p)
 			if p.Framed != nil && chans[pos] == p.Tag {
 				// the shared framing fits: grow the last buffer over it
 				// when it follows in memory, as it does in steady state
@@ -369,29 +349,4 @@ func writeTCP(ctx context.Context, r *stream.Reader, c batchWriter, chans []byte
 			return err
 		}
 	}
-}
-
-// senderReport makes an RTCP sender report for the track at pos from the
-// last packet of the batch whose timestamp is a presentation time that
-// arrives in order (no B-frame), mapping its RTP time to its arrival time.
-func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, octets uint32) []byte {
-	for i := len(pkts) - 1; i >= 0; i-- {
-		p := pkts[i]
-		if r.Position(p.Track) != pos || !p.Track.Format().PTSEqualsDTS(p.RTP) {
-			continue
-		}
-		sr := &rtcp.SenderReport{
-			SSRC:        p.Track.SSRC,
-			NTPTime:     ntp.Encode(p.Wall),
-			RTPTime:     p.RTP.Timestamp,
-			PacketCount: packets,
-			OctetCount:  octets,
-		}
-		b, err := sr.Marshal()
-		if err != nil {
-			return nil
-		}
-		return b
-	}
-	return nil
 }

@@ -120,35 +120,22 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 		pkts    = make([]*stream.Packet, 0, 64)
 		msgs    = make([]ipv4.Message, 0, 64)
 		bufs    = make([][]byte, 0, 64) // msgs[i].Buffers is bufs[i:i+1]
-		srDue   = make([]time.Time, len(dst))
-		packets = make([]uint32, len(dst))
-		octets  = make([]uint32, len(dst))
+		reports = newSenderReports(len(dst))
 		err     error
 	)
 	for {
-		if err = r.Wait(ctx); err != nil {
+		if pkts, err = nextBatch(ctx, r, pkts); err != nil {
 			return err
-		}
-		pkts, err = r.Next(pkts[:0])
-		if err != nil {
-			return err
-		}
-		if len(pkts) == 0 {
-			continue
 		}
 		now := time.Now()
 		for pos := range dst {
-			if now.Before(srDue[pos]) {
-				continue
-			}
-			if sr := senderReport(r, pkts, pos, packets[pos], octets[pos]); sr != nil {
+			if sr := reports.due(r, pkts, pos, now); sr != nil {
 				if err := out.sendRTCP(sr, dst[pos].rtcp); err != nil {
 					if errors.Is(err, net.ErrClosed) {
 						return err
 					}
 					drops.count(stream.DropUDPWrite, 1, err, now)
 				}
-				srDue[pos] = now.Add(srEvery)
 			}
 		}
 		msgs, bufs = msgs[:0], bufs[:0]
@@ -159,8 +146,7 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 				continue
 			}
 			pos := r.Position(p.Track)
-			packets[pos]++
-			octets[pos] += uint32(len(p.RTP.Payload))
+			reports.count(pos, p)
 			bytes += len(p.Data)
 			bufs = append(bufs, p.Data)
 			msgs = append(msgs, ipv4.Message{Addr: dst[pos].rtp})
