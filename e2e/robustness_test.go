@@ -24,16 +24,7 @@ func stuckReader(t *testing.T, base, name string) net.Conn {
 	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("DESCRIBE: %s", st)
 	}
-	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
-	st, h := rc.Response()
-	if !strings.Contains(st, "200") {
-		t.Fatalf("SETUP: %s", st)
-	}
-	session, _, _ := strings.Cut(h["session"], ";")
-	rc.Send("PLAY", url, "Session: "+session+"\r\n")
-	if st, _ := rc.Response(); !strings.Contains(st, "200") {
-		t.Fatalf("PLAY: %s", st)
-	}
+	rc.PlayTCP(url, url+"/trackID=0")
 	return rc.Conn
 }
 

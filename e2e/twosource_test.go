@@ -44,20 +44,7 @@ func TestTwoSourceStreamWholeFrames(t *testing.T) {
 	if st, _ := rc.Response(); !strings.Contains(st, "200") {
 		t.Fatalf("DESCRIBE: %s", st)
 	}
-	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
-	st, h := rc.Response()
-	if !strings.Contains(st, "200") {
-		t.Fatalf("SETUP: %s", st)
-	}
-	session, _, _ := strings.Cut(h["session"], ";")
-	rc.Send("SETUP", url+"/trackID=1", "Transport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n", "Session: "+session+"\r\n")
-	if st, _ := rc.Response(); !strings.Contains(st, "200") {
-		t.Fatalf("SETUP audio: %s", st)
-	}
-	rc.Send("PLAY", url, "Session: "+session+"\r\n")
-	if st, _ := rc.Response(); !strings.Contains(st, "200") {
-		t.Fatalf("PLAY: %s", st)
-	}
+	rc.PlayTCP(url, url+"/trackID=0", url+"/trackID=1")
 	rc.Conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	count := map[int]int{}
 	last := map[int]rtp.Header{}

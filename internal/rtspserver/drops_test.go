@@ -3,7 +3,6 @@ package rtspserver
 import (
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,16 +36,7 @@ func playingReader(t *testing.T, opts stream.Options, cfg Config) (*stream.Strea
 	t.Cleanup(func() { srv.Close() })
 	url := "rtsp://" + srv.Addr().String() + "/cam"
 	rc := testpeer.DialRaw(t, url)
-	rc.Send("SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
-	status, h := rc.Response()
-	if !strings.Contains(status, "200") {
-		t.Fatalf("SETUP: %s", status)
-	}
-	session, _, _ := strings.Cut(h["session"], ";")
-	rc.Send("PLAY", url, "Session: "+session+"\r\n")
-	if status, _ := rc.Response(); !strings.Contains(status, "200") {
-		t.Fatalf("PLAY: %s", status)
-	}
+	rc.PlayTCP(url, url+"/trackID=0")
 	return st, pub, rc
 }
 

@@ -108,6 +108,31 @@ func (rc *RawClient) Response() (string, map[string]string) {
 	}
 }
 
+// PlayTCP sets up trackURLs[i] over TCP interleaved on channels 2i-2i+1
+// (what ffmpeg and GStreamer ask for), in one session, then PLAYs url. It
+// fails the test on an answer other than 200 and returns the session.
+func (rc *RawClient) PlayTCP(url string, trackURLs ...string) string {
+	rc.t.Helper()
+	session := ""
+	for i, tu := range trackURLs {
+		hdr := fmt.Sprintf("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n", 2*i, 2*i+1)
+		if session != "" {
+			hdr += "Session: " + session + "\r\n"
+		}
+		rc.Send("SETUP", tu, hdr)
+		status, h := rc.Response()
+		if !strings.Contains(status, "200") {
+			rc.t.Fatalf("testpeer: SETUP %s: %s", tu, status)
+		}
+		session, _, _ = strings.Cut(h["session"], ";")
+	}
+	rc.Send("PLAY", url, "Session: "+session+"\r\n")
+	if status, _ := rc.Response(); !strings.Contains(status, "200") {
+		rc.t.Fatalf("testpeer: PLAY %s: %s", url, status)
+	}
+	return session
+}
+
 // UDPTrack is a track a RawClient set up over UDP: the sockets the server
 // sends to, and the SSRC its SETUP answer announced (HasSSRC false: none).
 type UDPTrack struct {
