@@ -17,11 +17,10 @@ type ring struct {
 	head  atomic.Uint64 // index of the next packet
 
 	// writer only
-	tail     uint64 // oldest index held
-	held     int    // bytes held
-	max      int
-	lag      time.Duration
-	maxSlots int
+	tail uint64 // oldest index held
+	held int    // bytes held
+	max  int
+	lag  time.Duration
 }
 
 type slotArray struct {
@@ -37,7 +36,7 @@ const (
 )
 
 func newRing(maxBytes int, lag time.Duration) *ring {
-	r := &ring{max: maxBytes, lag: lag, maxSlots: maxSlots}
+	r := &ring{max: maxBytes, lag: lag}
 	r.slots.Store(newSlots(minSlots))
 	return r
 }
@@ -54,7 +53,7 @@ func (r *ring) push(p *Packet, size int, keep uint64) {
 	h := r.head.Load()
 	arr := r.slots.Load()
 	if h-r.tail >= uint64(len(arr.s)) {
-		if len(arr.s) < r.maxSlots {
+		if len(arr.s) < maxSlots {
 			arr = r.grow(arr, h)
 		} else {
 			r.evict(arr)
