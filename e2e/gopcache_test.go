@@ -171,3 +171,26 @@ func TestGOPCacheMidGOPJoin(t *testing.T) {
 		t.Fatalf("first video at %v s, first audio at %v s: want both, within 0.2 s", v, a)
 	}
 }
+
+// TestGOPCacheOffInConfig: with rtsp.gop_cache: false a reader joining
+// mid-GOP waits for the next keyframe, and ?gop=1 asks for the cache back.
+func TestGOPCacheOffInConfig(t *testing.T) {
+	t.Parallel()
+	clip := testpeer.TestClipGOP(t, 8, 100)
+	gw := startGateway(t, "rtsp:\n  gop_cache: false\nstreams:\n  cam:\n", gatewayOpts{})
+	url := gw.URL + "cam"
+	testpeer.Publish(t, clip, url, true)
+	gw.logs.waitFor(t, "the publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+	first, _ := playFirstVideo(t, url)
+	time.Sleep(1500 * time.Millisecond) // into the middle of the GOP
+	live, wait := playFirstVideo(t, url)
+	if live.idrTS == first.idrTS {
+		t.Fatal("with rtsp.gop_cache: false a reader joining mid-GOP got the cached keyframe")
+	}
+	t.Logf("without the cache the joining reader waited %v for the next keyframe", wait.Round(time.Millisecond))
+	// right after that keyframe, ?gop=1 gets it from the cache
+	cached, _ := playFirstVideo(t, url+"?gop=1")
+	if cached.idrTS != live.idrTS {
+		t.Fatalf("?gop=1 with the cache off in the config started at RTP time %d, want the cached keyframe's %d", cached.idrTS, live.idrTS)
+	}
+}
