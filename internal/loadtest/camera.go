@@ -233,17 +233,12 @@ func (c *Camera) loop(ctx context.Context, p *cameraPath) {
 
 func (c *Camera) sendFrame(p *cameraPath, counter uint64, au [][]byte, ts uint32) error {
 	now := time.Now()
-	withSEI := InsertSEI(au, BuildSEI(Stamp{Counter: counter, SendNanos: now.UnixNano()}))
-	pkts, err := p.enc.Encode(withSEI)
+	pkts, sent, err := stampFrame(p.enc, counter, au, now)
 	if err != nil {
 		return err
 	}
-	size := 0
-	for _, nalu := range withSEI {
-		size += len(nalu)
-	}
 	p.mu.Lock()
-	p.frames = append(p.frames, sentFrame{sendNanos: now.UnixNano(), bytes: size})
+	p.frames = append(p.frames, sent)
 	p.mu.Unlock()
 	for _, pkt := range pkts {
 		pkt.Timestamp = ts

@@ -131,18 +131,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 }
 
 func (p *Publisher) sendFrame(counter uint64, au [][]byte, ts uint32) error {
-	now := time.Now().UnixNano()
-	withSEI := InsertSEI(au, BuildSEI(Stamp{Counter: counter, SendNanos: now}))
-	pkts, err := p.videoEnc.Encode(withSEI)
+	pkts, sent, err := stampFrame(p.videoEnc, counter, au, time.Now())
 	if err != nil {
 		return err
 	}
-	size := 0
-	for _, nalu := range withSEI {
-		size += len(nalu)
-	}
 	p.mu.Lock()
-	p.frames = append(p.frames, sentFrame{sendNanos: now, bytes: size})
+	p.frames = append(p.frames, sent)
 	p.mu.Unlock()
 
 	for _, pkt := range pkts {
@@ -212,4 +206,20 @@ func waitUntil(ctx context.Context, timer *time.Timer, due time.Time) bool {
 		}
 	}
 	return ctx.Err() == nil
+}
+
+// stampFrame marks an access unit with its counter and send time at (the
+// SEI the readers look for) and packetizes it with enc; it returns the
+// packets and the frame as sent.
+func stampFrame(enc *rtph264.Encoder, counter uint64, au [][]byte, at time.Time) ([]*rtp.Packet, sentFrame, error) {
+	withSEI := InsertSEI(au, BuildSEI(Stamp{Counter: counter, SendNanos: at.UnixNano()}))
+	pkts, err := enc.Encode(withSEI)
+	if err != nil {
+		return nil, sentFrame{}, err
+	}
+	size := 0
+	for _, nalu := range withSEI {
+		size += len(nalu)
+	}
+	return pkts, sentFrame{sendNanos: at.UnixNano(), bytes: size}, nil
 }
