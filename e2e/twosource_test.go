@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +17,13 @@ import (
 // valid RTP packet of its channel's track with sequence numbers in order.
 func TestTwoSourceStreamWholeFrames(t *testing.T) {
 	t.Parallel()
-	port := testpeer.FreePort(t)
-	in := fmt.Sprintf("rtsp://127.0.0.1:%d/in", port)
-	// two sources of the gateway's own ingest path: their keys differ by
-	// query, so they are two camera sessions, one track each
-	yml := "streams:\n  in:\n  both:\n    - " + in + "?v#media=video\n    - " + in + "?a#media=audio\n"
-	gw := startGateway(t, yml, gatewayOpts{listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	// a publisher's gateway is the camera: two sources of its path, keys
+	// differing by query, are two camera sessions, one track each
+	cam := startGateway(t, "streams:\n  in:\n", gatewayOpts{})
+	in := cam.URL + "in"
 	testpeer.Publish(t, testpeer.TestClip(t, 4), in, true)
-	gw.logs.waitFor(t, "the publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+	cam.logs.waitFor(t, "the publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+	gw := startGateway(t, "streams:\n  both:\n    - "+in+"?v#media=video\n    - "+in+"?a#media=audio\n", gatewayOpts{})
 	url := gw.URL + "both"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

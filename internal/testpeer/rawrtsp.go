@@ -115,22 +115,35 @@ func (rc *RawClient) PlayTCP(url string, trackURLs ...string) string {
 	rc.t.Helper()
 	session := ""
 	for i, tu := range trackURLs {
-		hdr := fmt.Sprintf("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n", 2*i, 2*i+1)
-		if session != "" {
-			hdr += "Session: " + session + "\r\n"
-		}
-		rc.Send("SETUP", tu, hdr)
-		status, h := rc.Response()
-		if !strings.Contains(status, "200") {
-			rc.t.Fatalf("testpeer: SETUP %s: %s", tu, status)
-		}
-		session, _, _ = strings.Cut(h["session"], ";")
+		session, _ = rc.setup(tu, fmt.Sprintf("RTP/AVP/TCP;unicast;interleaved=%d-%d", 2*i, 2*i+1), session)
 	}
+	rc.play(url, session)
+	return session
+}
+
+// setup sends a SETUP of trackURL with transport, in session when it is
+// not empty; it returns the session and the answer's Transport header.
+func (rc *RawClient) setup(trackURL, transport, session string) (string, string) {
+	rc.t.Helper()
+	hdr := "Transport: " + transport + "\r\n"
+	if session != "" {
+		hdr += "Session: " + session + "\r\n"
+	}
+	rc.Send("SETUP", trackURL, hdr)
+	status, h := rc.Response()
+	if !strings.Contains(status, "200") {
+		rc.t.Fatalf("testpeer: SETUP %s: %s", trackURL, status)
+	}
+	session, _, _ = strings.Cut(h["session"], ";")
+	return session, h["transport"]
+}
+
+func (rc *RawClient) play(url, session string) {
+	rc.t.Helper()
 	rc.Send("PLAY", url, "Session: "+session+"\r\n")
 	if status, _ := rc.Response(); !strings.Contains(status, "200") {
 		rc.t.Fatalf("testpeer: PLAY %s: %s", url, status)
 	}
-	return session
 }
 
 // UDPTrack is a track a RawClient set up over UDP: the sockets the server
@@ -151,19 +164,11 @@ func (rc *RawClient) PlayUDP(url string, trackURLs ...string) []UDPTrack {
 	for _, tu := range trackURLs {
 		a, b := ListenUDPPair(rc.t)
 		port := a.LocalAddr().(*net.UDPAddr).Port
-		hdr := fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d\r\n", port, port+1)
-		if session != "" {
-			hdr += "Session: " + session + "\r\n"
-		}
-		rc.Send("SETUP", tu, hdr)
-		status, h := rc.Response()
-		if !strings.Contains(status, "200") {
-			rc.t.Fatalf("testpeer: SETUP %s: %s", tu, status)
-		}
-		session, _, _ = strings.Cut(h["session"], ";")
+		var transport string
+		session, transport = rc.setup(tu, fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", port, port+1), session)
 		var th headers.Transport
-		if err := th.Unmarshal(base.HeaderValue{h["transport"]}); err != nil {
-			rc.t.Fatalf("testpeer: SETUP answer's Transport %q: %v", h["transport"], err)
+		if err := th.Unmarshal(base.HeaderValue{transport}); err != nil {
+			rc.t.Fatalf("testpeer: SETUP answer's Transport %q: %v", transport, err)
 		}
 		tr := UDPTrack{RTP: a, RTCP: b}
 		if th.SSRC != nil {
@@ -171,10 +176,7 @@ func (rc *RawClient) PlayUDP(url string, trackURLs ...string) []UDPTrack {
 		}
 		tracks = append(tracks, tr)
 	}
-	rc.Send("PLAY", url, "Session: "+session+"\r\n")
-	if status, _ := rc.Response(); !strings.Contains(status, "200") {
-		rc.t.Fatalf("testpeer: PLAY %s: %s", url, status)
-	}
+	rc.play(url, session)
 	return tracks
 }
 
