@@ -77,19 +77,15 @@ type udpDest struct {
 }
 
 // dropNote counts packets a UDP reader did not get, and logs them at most
-// once per dropLogEvery with how many since the last line.
+// once per stream.DropLogEvery and reason with how many since the last line.
 type dropNote struct {
-	st       *stream.Stream
-	log      *slog.Logger
-	unlogged map[string]int
-	logged   map[string]time.Time
+	st    *stream.Stream
+	log   *slog.Logger
+	lines map[string]*stream.LogThrottle
 }
 
-// dropLogEvery bounds the log lines of one reader's drops, per reason.
-const dropLogEvery = 10 * time.Second
-
 func newDropNote(st *stream.Stream, log *slog.Logger) *dropNote {
-	return &dropNote{st: st, log: log, unlogged: map[string]int{}, logged: map[string]time.Time{}}
+	return &dropNote{st: st, log: log, lines: map[string]*stream.LogThrottle{}}
 }
 
 func (d *dropNote) count(reason string, n int, err error, now time.Time) {
@@ -97,16 +93,20 @@ func (d *dropNote) count(reason string, n int, err error, now time.Time) {
 		return
 	}
 	d.st.CountDrops(reason, uint64(n))
-	d.unlogged[reason] += n
-	if last, ok := d.logged[reason]; ok && now.Sub(last) < dropLogEvery {
+	line := d.lines[reason]
+	if line == nil {
+		line = new(stream.LogThrottle)
+		d.lines[reason] = line
+	}
+	count, ok := line.Note(uint64(n), now)
+	if !ok {
 		return
 	}
-	args := []any{"reason", reason, "count", d.unlogged[reason]}
+	args := []any{"reason", reason, "count", count}
 	if err != nil {
 		args = append(args, "err", err)
 	}
 	d.log.Warn("packets not sent to a UDP reader", args...)
-	d.logged[reason], d.unlogged[reason] = now, 0
 }
 
 // writeUDP is the UDP fan-out path, writeTCP's twin: every packet that

@@ -46,10 +46,10 @@ const (
 )
 
 const (
-	// dropLogEvery bounds the log lines of the core's drops to one per
-	// reason per stream in this time: a camera sending only bad packets
+	// DropLogEvery bounds the log lines of drops to one per reason per
+	// stream (or reader) in this time: a camera sending only bad packets
 	// must not flood the log.
-	dropLogEvery = 10 * time.Second
+	DropLogEvery = 10 * time.Second
 	// noMarkerAfter: how long a video track may go without a marker bit
 	// before it counts as a camera that never sets it (a frame, even a big
 	// keyframe, takes far less).
@@ -70,9 +70,27 @@ type StreamStats struct {
 
 // dropCount is one core drop reason's counter and its log state.
 type dropCount struct {
-	n        uint64
+	n   uint64
+	log LogThrottle
+}
+
+// LogThrottle says when to log a recurring event: the first time, then at
+// most once per DropLogEvery, with how many came since the last line.
+type LogThrottle struct {
 	unlogged uint64    // since the last log line
 	logged   time.Time // of the last log line
+}
+
+// Note counts n events at now; it returns true and how many to report when
+// a line is due.
+func (l *LogThrottle) Note(n uint64, now time.Time) (uint64, bool) {
+	l.unlogged += n
+	if !l.logged.IsZero() && now.Sub(l.logged) < DropLogEvery {
+		return 0, false
+	}
+	count := l.unlogged
+	l.logged, l.unlogged = now, 0
+	return count, true
 }
 
 // streamCounters are a stream's counters; guarded by its write lock. The
@@ -120,12 +138,9 @@ func (s *Stream) CountDrops(reason string, n uint64) {
 // s.wmu held.
 func (s *Stream) dropLocked(d *dropCount, reason string, t *Track, now time.Time) {
 	d.n++
-	d.unlogged++
-	if !d.logged.IsZero() && now.Sub(d.logged) < dropLogEvery {
-		return
+	if count, ok := d.log.Note(1, now); ok {
+		s.log.Warn("packets dropped", "reason", reason, "track", string(t.Kind)+" "+t.codec, "count", count, "total", d.n)
 	}
-	s.log.Warn("packets dropped", "reason", reason, "track", string(t.Kind)+" "+t.codec, "count", d.unlogged, "total", d.n)
-	d.logged, d.unlogged = now, 0
 }
 
 // Track quirk bits, guarded by the stream's write lock.
