@@ -230,3 +230,46 @@ func (gb *gatewayBinary) waitLine(t *testing.T, s string) string {
 		}
 	}
 }
+
+// TestPktSize: ffmpeg publishes its usual 1472-byte packets over TCP. With
+// rtsp.pkt_size unset they reach a UDP reader whole (nothing a datagram can
+// carry is cut); with pkt_size: 1200 every datagram is at most 1200 bytes,
+// and ffmpeg over UDP still decodes with no error.
+func TestPktSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, yml string
+		max       int  // the largest datagram allowed
+		cut       bool // whether the publisher's packets must have been cut
+	}{
+		{"unset", "streams:\n  x:\n", 1472, false},
+		{"1200", "rtsp:\n  pkt_size: 1200\nstreams:\n  x:\n", 1200, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gw := startGateway(t, tc.yml, gatewayOpts{udp: true})
+			url := gw.URL + "x"
+			testpeer.PublishWith(t, url, "-re", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25",
+				"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-bf", "0", "-b:v", "2M")
+			gw.logs.waitFor(t, "the publisher starting", 15*time.Second, func(s string) bool { return strings.Contains(s, "publisher started") })
+			rc := testpeer.DialRaw(t, url)
+			tr := rc.PlayUDP(url, url+"/trackID=0")[0]
+			largest := 0
+			for _, p := range testpeer.ReadRTP(t, tr.RTP, func(ps []*rtp.Packet) bool { return len(ps) >= 200 }) {
+				largest = max(largest, p.MarshalSize())
+			}
+			if largest > tc.max {
+				t.Fatalf("a %d-byte datagram, want at most %d", largest, tc.max)
+			}
+			if tc.cut != (largest <= 1400) {
+				t.Fatalf("largest datagram %d bytes: the publisher's 1472-byte packets were cut %v, want %v", largest, largest <= 1400, tc.cut)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			frames, errLines, err := testpeer.DecodeCheck(ctx, url, "udp", 3)
+			if err != nil || len(errLines) > 0 || frames < 50 {
+				t.Fatalf("ffmpeg over UDP: %d frames, %v %v", frames, err, errLines)
+			}
+		})
+	}
+}
