@@ -130,34 +130,36 @@ func TestTwoGatewaysWithUDP(t *testing.T) {
 		fmt.Sprintf("rtsp:\n  rtp_address: \":%d\"\n", p2),
 		fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n", p1), // taken by the first
 	}
-	var urls []string
-	var third *gatewayBinary
+	var gws []*gatewayBinary
 	for _, c := range configs {
-		gb := startGatewayBinary(t, "streams:\n  cam: "+cam.URL+"\napi:\n  listen: \"\"\n"+c)
-		urls = append(urls, gb.url+"cam")
-		third = gb
+		gws = append(gws, startGatewayBinary(t, "streams:\n  cam: "+cam.URL+"\napi:\n  listen: \"\"\n"+c))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	for i, u := range urls[:2] {
+	for i, gb := range gws[:2] {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			frames, errLines, err := testpeer.DecodeCheck(ctx, u, "udp", 3)
+			frames, errLines, err := testpeer.DecodeCheck(ctx, gb.url+"cam", "udp", 3)
 			if err != nil || len(errLines) > 0 || frames < 40 {
 				t.Errorf("gateway %d over UDP: %d frames, %v %v", i+1, frames, err, errLines)
 			}
 		}()
+		// The second reader starts once the first plays: the camera's
+		// shared media can abort (gst_rtsp_media_get_rates assertion) when
+		// two sessions start on it at the same moment.
+		gb.waitLine(t, "reader started")
 	}
 	wg.Wait()
+	third := gws[2]
 	warn := third.waitLine(t, "RTSP over UDP is off")
 	for _, want := range []string{"rtsp.rtp_address", "rtsp.rtcp_address", fmt.Sprintf("rtp_address=127.0.0.1:%d", p1)} {
 		if !strings.Contains(warn, want) {
 			t.Errorf("the warning does not name %q:\n%s", want, warn)
 		}
 	}
-	if frames, _, err := testpeer.DecodeCheck(ctx, urls[2], "tcp", 1); err != nil || frames == 0 {
+	if frames, _, err := testpeer.DecodeCheck(ctx, third.url+"cam", "tcp", 1); err != nil || frames == 0 {
 		t.Errorf("the gateway without UDP over TCP: %d frames, %v", frames, err)
 	}
 }

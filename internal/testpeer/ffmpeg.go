@@ -26,6 +26,8 @@ const (
 	// harmlessDTS is the null muxer's warning for some streams; it is not a
 	// decode error (ffmpeg prints it even at -v error).
 	harmlessDTS = "non monotonically increasing dts"
+	// lastRepeated is how ffmpeg folds a line printed again.
+	lastRepeated = "Last message repeated"
 )
 
 // ProbeStream is one stream as ffprobe reports it.
@@ -100,17 +102,36 @@ func DecodeCheck(ctx context.Context, url, transport string, seconds float64) (f
 			}
 		}
 	}
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.Contains(l, harmlessDTS) {
-			continue
-		}
-		errLines = append(errLines, l)
-	}
+	errLines = decodeErrors(stderr.String())
 	if runErr != nil {
 		return frames, errLines, fmt.Errorf("ffmpeg decode %s (%s): %w: %s", url, transport, runErr, strings.Join(errLines, "\n"))
 	}
 	return frames, errLines, nil
+}
+
+// decodeErrors returns ffmpeg's stderr lines that tell of a decode error:
+// all but blank lines, the harmless DTS warning, and ffmpeg's "Last message
+// repeated N times" after a line that was itself harmless.
+func decodeErrors(stderr string) []string {
+	var out []string
+	harmless := false
+	for _, l := range strings.Split(stderr, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if strings.Contains(l, lastRepeated) {
+			if !harmless {
+				out = append(out, l)
+			}
+			continue
+		}
+		harmless = strings.Contains(l, harmlessDTS)
+		if !harmless {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // Publish runs `ffmpeg -re [-stream_loop -1] -i FILE -c copy -rtsp_transport

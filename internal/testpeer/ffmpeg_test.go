@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,5 +140,22 @@ func TestTailBuffer(t *testing.T) {
 	_, _ = b.Write([]byte("ab"))
 	if got, want := b.String(), "[…]456789ab"; got != want {
 		t.Errorf("tail = %q, want %q", got, want)
+	}
+}
+
+// TestDecodeErrors: ffmpeg folds a repeated line into "Last message repeated
+// N times"; after the harmless DTS warning that is harmless too, after a
+// real error it is kept.
+func TestDecodeErrors(t *testing.T) {
+	stderr := `[null @ 0x55d0] Application provided invalid, non monotonically increasing dts to muxer in stream 0: 5 >= 5
+    Last message repeated 1 times
+[h264 @ 0x55d1] error while decoding MB 3 4
+    Last message repeated 2 times
+
+`
+	got := decodeErrors(stderr)
+	want := []string{"[h264 @ 0x55d1] error while decoding MB 3 4", "Last message repeated 2 times"}
+	if !slices.Equal(got, want) {
+		t.Errorf("decodeErrors = %q, want %q", got, want)
 	}
 }
