@@ -86,7 +86,7 @@ func BenchmarkFanOutUDP(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		plane := &udpPlane{rtp: newBatchSender(c), rtcp: c}
+		plane := newUDPPlane(c, c, slog.New(slog.DiscardHandler))
 		benchFanOut(b, readers, func(ctx context.Context, r *stream.Reader, st *stream.Stream, delivered *atomic.Int64) error {
 			out := &countingUDP{packets: delivered, next: plane}
 			return writeUDP(ctx, r, out, benchDest(b, true), new(sentCounts), newDropNote(st, slog.New(slog.DiscardHandler)))
@@ -110,9 +110,13 @@ func (c *countingUDP) sendRTP(ms []ipv4.Message) (int, error) {
 	if c.next != nil {
 		n, err = c.next.sendRTP(ms)
 	}
-	c.packets.Add(int64(n))
+	for _, m := range ms[:n] {
+		c.packets.Add(int64(len(m.Buffers)))
+	}
 	return n, err
 }
+
+func (c *countingUDP) segments() bool { return c.next != nil && c.next.segments() }
 
 func (c *countingUDP) sendRTCP(b []byte, to *net.UDPAddr) error {
 	if c.next != nil {
@@ -353,6 +357,23 @@ func BenchmarkUDPSend(b *testing.B) {
 		}
 		for b.Loop() {
 			if n, err := bs.WriteBatch(msgs, 0); n != perFrame || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+		report(b)
+	})
+	if !gsoSupported {
+		return
+	}
+	b.Run("gso", func(b *testing.B) {
+		bs := newBatchSender(c)
+		bufs := make([][]byte, perFrame)
+		for i := range bufs {
+			bufs[i] = pkt
+		}
+		msgs := []ipv4.Message{{Buffers: bufs, OOB: putGSO(make([]byte, gsoSpace), len(pkt)), Addr: to}}
+		for b.Loop() {
+			if n, err := bs.WriteBatch(msgs, 0); n != 1 || err != nil {
 				b.Fatal(n, err)
 			}
 		}

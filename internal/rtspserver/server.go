@@ -120,7 +120,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("rtsp: listen %s: %w", s.cfg.Listen, err)
 	}
 	if rtp != nil && rtcp != nil {
-		s.udp = &udpPlane{rtp: newBatchSender(rtp), rtcp: rtcp}
+		s.udp = newUDPPlane(rtp, rtcp, s.log)
 	}
 	return nil
 }

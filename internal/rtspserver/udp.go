@@ -3,8 +3,10 @@ package rtspserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -52,18 +54,43 @@ func newBatchSender(c *net.UDPConn) batchSender {
 // sockets.
 type udpOut interface {
 	// sendRTP sends the messages in order with as few system calls as it
-	// can; it returns how many went out before an error.
+	// can; it returns how many went out before an error. errSegmentsRefused
+	// means the kernel would not cut the message at that index: the
+	// caller sends its datagrams one by one, and segments() is false from
+	// then on.
 	sendRTP(ms []ipv4.Message) (int, error)
 	sendRTCP(b []byte, to *net.UDPAddr) error
+	// segments tells whether a message may carry a run of datagrams with
+	// a UDP_SEGMENT control message.
+	segments() bool
 }
+
+var errSegmentsRefused = errors.New("UDP segmentation offload refused")
 
 // udpPlane is the server's udpOut.
 type udpPlane struct {
-	rtp  batchSender
-	rtcp *net.UDPConn
+	rtp   batchSender
+	rtcp  *net.UDPConn
+	log   *slog.Logger
+	noGSO atomic.Bool
 }
 
-func (u *udpPlane) sendRTP(ms []ipv4.Message) (int, error) { return u.rtp.WriteBatch(ms, 0) }
+func newUDPPlane(rtp, rtcp *net.UDPConn, log *slog.Logger) *udpPlane {
+	return &udpPlane{rtp: newBatchSender(rtp), rtcp: rtcp, log: log}
+}
+
+func (u *udpPlane) sendRTP(ms []ipv4.Message) (int, error) {
+	n, err := u.rtp.WriteBatch(ms, 0)
+	if err != nil && n < len(ms) && ms[n].OOB != nil && gsoRefused(err) {
+		if !u.noGSO.Swap(true) {
+			u.log.Info("the kernel refused UDP segmentation offload; UDP readers' datagrams go out one by one", "err", err)
+		}
+		return n, fmt.Errorf("%w: %w", errSegmentsRefused, err)
+	}
+	return n, err
+}
+
+func (u *udpPlane) segments() bool { return gsoSupported && !u.noGSO.Load() }
 
 func (u *udpPlane) sendRTCP(b []byte, to *net.UDPAddr) error {
 	_, err := u.rtcp.WriteToUDP(b, to)
@@ -109,17 +136,25 @@ func (d *dropNote) count(reason string, n int, err error, now time.Time) {
 	d.log.Warn("packets not sent to a UDP reader", args...)
 }
 
+// Limits of one segmented send: Linux takes at most 64 segments (more on
+// newer kernels), and the run must fit one IP datagram.
+const (
+	maxSegments     = 64
+	maxSegmentBytes = 65000
+)
+
 // writeUDP is the UDP fan-out path, writeTCP's twin: every packet that
 // arrived since the last wake goes out as one datagram (the shared,
 // marshalled Data) to the client's RTP port of its track, all of them with
-// one sendmmsg. An RTCP sender report per track goes first to the client's
-// RTCP port, then every 5 s. A datagram the socket refuses is counted and
-// skipped: UDP has no connection to lose. No allocation per packet.
+// one sendmmsg, and each run of equal-sized packets to one port (the
+// fragments of a frame) as one segmented message when the kernel takes it.
+// An RTCP sender report per track goes first to the client's RTCP port,
+// then every 5 s. A datagram the socket refuses is counted and skipped: UDP
+// has no connection to lose. No allocation per packet.
 func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, sent *sentCounts, drops *dropNote) error {
 	var (
 		pkts    = make([]*stream.Packet, 0, 64)
-		msgs    = make([]ipv4.Message, 0, 64)
-		bufs    = make([][]byte, 0, 64) // msgs[i].Buffers is bufs[i:i+1]
+		b       = udpBatch{}
 		reports = newSenderReports(len(dst))
 		err     error
 	)
@@ -138,8 +173,8 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 				}
 			}
 		}
-		msgs, bufs = msgs[:0], bufs[:0]
-		tooBig, bytes := 0, 0
+		b.reset()
+		tooBig := 0
 		for _, p := range pkts {
 			if len(p.Data) > maxDatagram {
 				tooBig++
@@ -147,17 +182,13 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 			}
 			pos := r.Position(p.Track)
 			reports.count(pos, p)
-			bytes += len(p.Data)
-			bufs = append(bufs, p.Data)
-			msgs = append(msgs, ipv4.Message{Addr: dst[pos].rtp})
+			b.add(p.Data, dst[pos].rtp)
 		}
-		for i := range msgs {
-			msgs[i].Buffers = bufs[i : i+1 : i+1]
-		}
-		failed := 0
+		b.group(out.segments())
+		failed, bytes := 0, b.bytes
 		var werr error
-		for off := 0; off < len(msgs); {
-			n, err := out.sendRTP(msgs[off:])
+		for off := 0; off < len(b.msgs); {
+			n, err := out.sendRTP(b.msgs[off:])
 			off += n
 			if err == nil {
 				continue
@@ -165,23 +196,100 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
-			if off >= len(msgs) {
+			if off >= len(b.msgs) {
 				break
 			}
+			if errors.Is(err, errSegmentsRefused) {
+				b.ungroup(off)
+				continue
+			}
 			// the one refused: skip it, send the rest
-			bytes -= len(bufs[off])
+			for _, d := range b.msgs[off].Buffers {
+				bytes -= len(d)
+				failed++
+			}
 			off++
-			failed++
 			werr = err
 		}
 		sent.bytes.Add(uint64(bytes))
-		sent.packets.Add(uint64(len(msgs) - failed))
+		sent.packets.Add(uint64(len(b.bufs) - failed))
 		drops.count(stream.DropTooBigUDP, tooBig, nil, now)
 		drops.count(stream.DropUDPWrite, failed, werr, now)
 		clear(pkts)
-		clear(bufs)
-		for i := range msgs {
-			msgs[i] = ipv4.Message{}
+	}
+}
+
+// udpBatch is one wake's datagrams and the sendmmsg messages that carry
+// them, reused from wake to wake.
+type udpBatch struct {
+	bufs  [][]byte       // the datagrams, in order
+	dests []*net.UDPAddr // where each goes
+	bytes int
+	msgs  []ipv4.Message // each carries bufs[i:j], all to dests[i]
+	oobs  [][]byte       // msgs[k]'s control message space
+}
+
+func (b *udpBatch) reset() {
+	clear(b.bufs)
+	clear(b.dests)
+	for i := range b.msgs {
+		b.msgs[i] = ipv4.Message{}
+	}
+	b.bufs, b.dests, b.msgs, b.bytes = b.bufs[:0], b.dests[:0], b.msgs[:0], 0
+}
+
+func (b *udpBatch) add(d []byte, to *net.UDPAddr) {
+	b.bufs = append(b.bufs, d)
+	b.dests = append(b.dests, to)
+	b.bytes += len(d)
+}
+
+// group makes the messages: with segments, a run of datagrams to one
+// port, all of the first one's size but the last, which may be shorter,
+// is one message the kernel cuts back into those datagrams; else one
+// message per datagram.
+func (b *udpBatch) group(segments bool) {
+	for i := 0; i < len(b.bufs); {
+		j := i + 1
+		if segments {
+			size, total := len(b.bufs[i]), len(b.bufs[i])
+			for j < len(b.bufs) && j-i < maxSegments && b.dests[j] == b.dests[i] {
+				l := len(b.bufs[j])
+				if l > size || total+l > maxSegmentBytes {
+					break
+				}
+				total += l
+				j++
+				if l < size {
+					break // a shorter datagram ends the run
+				}
+			}
 		}
+		m := ipv4.Message{Buffers: b.bufs[i:j:j], Addr: b.dests[i]}
+		if j-i > 1 {
+			k := len(b.msgs)
+			for len(b.oobs) <= k {
+				b.oobs = append(b.oobs, make([]byte, gsoSpace))
+			}
+			m.OOB = putGSO(b.oobs[k], len(b.bufs[i]))
+		}
+		b.msgs = append(b.msgs, m)
+		i = j
+	}
+}
+
+// ungroup turns the messages from off on into one message per datagram,
+// for a kernel that refused to cut them.
+func (b *udpBatch) ungroup(off int) {
+	first := 0
+	for _, m := range b.msgs[:off] {
+		first += len(m.Buffers)
+	}
+	for i := off; i < len(b.msgs); i++ {
+		b.msgs[i] = ipv4.Message{}
+	}
+	b.msgs = b.msgs[:off]
+	for i := first; i < len(b.bufs); i++ {
+		b.msgs = append(b.msgs, ipv4.Message{Buffers: b.bufs[i : i+1 : i+1], Addr: b.dests[i]})
 	}
 }

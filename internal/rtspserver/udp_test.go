@@ -8,7 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +26,29 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
+// startUDPServer starts a server on free ports with UDP on. The RTP/RTCP
+// pair cannot be asked of the kernel (port 0): it is a free pair found a
+// moment before, so another test may take it first; then try another.
+func startUDPServer(t *testing.T, reg *stream.Registry, log *slog.Logger) *Server {
+	t.Helper()
+	for try := 0; ; try++ {
+		p := testpeer.FreeUDPPair(t)
+		srv := New(Config{
+			Listen:         "127.0.0.1:0",
+			UDPRTPAddress:  fmt.Sprintf("127.0.0.1:%d", p),
+			UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", p+1),
+		}, reg, log)
+		err := srv.Start()
+		if err == nil {
+			t.Cleanup(srv.Close)
+			return srv
+		}
+		if try == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
 // udpServer serves stream "cam" with specs over TCP and UDP (127.0.0.1, free
 // ports); a raw reader sets up every track over UDP and plays.
 func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream.Publication, []testpeer.UDPTrack) {
@@ -34,16 +61,7 @@ func udpServer(t *testing.T, specs ...stream.TrackSpec) (*stream.Stream, *stream
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := testpeer.FreeUDPPair(t)
-	srv := New(Config{
-		Listen:         "127.0.0.1:0",
-		UDPRTPAddress:  fmt.Sprintf("127.0.0.1:%d", p),
-		UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", p+1),
-	}, reg, log)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := startUDPServer(t, reg, log)
 	url := "rtsp://" + srv.Addr().String() + "/cam?video=all&audio=all"
 	var urls []string
 	for i := range specs {
@@ -163,6 +181,8 @@ func (f *failingOut) sendRTP(ms []ipv4.Message) (int, error) {
 
 func (f *failingOut) sendRTCP([]byte, *net.UDPAddr) error { return nil }
 
+func (f *failingOut) segments() bool { return false }
+
 // TestUDPWriteErrorCounted: a datagram the socket refuses is counted as a
 // drop and skipped; the rest of the batch still goes out.
 func TestUDPWriteErrorCounted(t *testing.T) {
@@ -235,5 +255,204 @@ func TestBatchSenderBothFamilies(t *testing.T) {
 				t.Fatalf("%s: got %q, %v; want %q", bind, buf[:n], err, want)
 			}
 		}
+	}
+}
+
+// TestUDPBatchGroup: with segments, a run of equal-sized datagrams to one
+// port, closed by a shorter one, is one message; a longer datagram, another
+// port, the segment limit or the byte limit starts the next.
+func TestUDPBatchGroup(t *testing.T) {
+	a := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	v := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5002}
+	var b udpBatch
+	add := func(to *net.UDPAddr, sizes ...int) {
+		for _, n := range sizes {
+			b.add(make([]byte, n), to)
+		}
+	}
+	shape := func() (got []string) {
+		for _, m := range b.msgs {
+			seg := ""
+			if m.OOB != nil {
+				seg = "gso"
+			}
+			got = append(got, fmt.Sprintf("%d×%d%s:%d", len(m.Buffers), len(m.Buffers[0]), seg, m.Addr.(*net.UDPAddr).Port))
+		}
+		return got
+	}
+	add(v, 1400, 1400, 1400, 900, 1400, 1400)
+	add(a, 160)
+	add(v, 1000, 1200, 1200)
+	b.group(true)
+	want := []string{"4×1400gso:5002", "2×1400gso:5002", "1×160:5000", "1×1000:5002", "2×1200gso:5002"}
+	if got := shape(); !slices.Equal(got, want) {
+		t.Errorf("grouped %v, want %v", got, want)
+	}
+
+	b.reset()
+	add(v, slices.Repeat([]int{100}, maxSegments+1)...)
+	add(a, slices.Repeat([]int{1400}, maxSegmentBytes/1400+1)...)
+	b.group(true)
+	want = []string{fmt.Sprintf("%d×100gso:5002", maxSegments), "1×100:5002",
+		fmt.Sprintf("%d×1400gso:5000", maxSegmentBytes/1400), "1×1400:5000"}
+	if got := shape(); !slices.Equal(got, want) {
+		t.Errorf("grouped %v, want %v", got, want)
+	}
+
+	b.reset()
+	add(v, 1400, 1400, 900)
+	b.group(false)
+	if got := shape(); !slices.Equal(got, []string{"1×1400:5002", "1×1400:5002", "1×900:5002"}) {
+		t.Errorf("without segments: %v", got)
+	}
+
+	b.reset()
+	add(v, 1400, 1400, 900)
+	add(a, 160, 160)
+	b.group(true)
+	b.ungroup(1)
+	if got := shape(); !slices.Equal(got, []string{"3×1400gso:5002", "1×160:5000", "1×160:5000"}) {
+		t.Errorf("ungrouped from 1: %v", got)
+	}
+}
+
+// TestUDPSegmentsArrive: through the real socket, of one family (IPv4) or
+// both (the default ":8000"), a segmented run reaches a plain UDP reader as
+// the datagrams it was made of, in order and whole.
+func TestUDPSegmentsArrive(t *testing.T) {
+	if !gsoSupported {
+		t.Skip("UDP segmentation offload is Linux's")
+	}
+	rx, _ := testpeer.ListenUDPPair(t)
+	for _, bind := range []string{"127.0.0.1:0", ":0"} {
+		pc, err := net.ListenPacket("udp", bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		c := pc.(*net.UDPConn)
+		plane := newUDPPlane(c, c, slog.New(slog.DiscardHandler))
+		var b udpBatch
+		var want [][]byte
+		for i, n := range []int{1400, 1400, 1400, 1400, 321} {
+			d := bytes.Repeat([]byte{byte(i + 1)}, n)
+			want = append(want, d)
+			b.add(d, rx.LocalAddr().(*net.UDPAddr))
+		}
+		b.group(plane.segments())
+		if len(b.msgs) != 1 {
+			t.Fatalf("%s: %d messages, want the run as one", bind, len(b.msgs))
+		}
+		if n, err := plane.sendRTP(b.msgs); n != 1 || err != nil {
+			t.Fatalf("%s: sendRTP = %d, %v", bind, n, err)
+		}
+		buf := make([]byte, 65536)
+		for i, w := range want {
+			rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := rx.Read(buf)
+			if err != nil {
+				t.Fatalf("%s: datagram %d: %v", bind, i, err)
+			}
+			if !bytes.Equal(buf[:n], w) {
+				t.Fatalf("%s: datagram %d: %d bytes of %d, want %d of %d", bind, i, n, buf[0], len(w), w[0])
+			}
+		}
+		if plane.noGSO.Load() {
+			t.Errorf("%s: the plane turned segmentation off", bind)
+		}
+	}
+}
+
+// refusingSender takes plain messages and refuses a segmented one as a
+// kernel without UDP_SEGMENT does.
+type refusingSender struct {
+	got [][]byte
+}
+
+func (r *refusingSender) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
+	for i, m := range ms {
+		if m.OOB != nil {
+			return i, &net.OpError{Op: "write", Net: "udp", Err: os.NewSyscallError("sendmmsg", syscall.EINVAL)}
+		}
+		r.got = append(r.got, m.Buffers[0])
+	}
+	return len(ms), nil
+}
+
+// TestUDPSegmentsRefused: when the kernel refuses a segmented send, the
+// writer sends that run's datagrams one by one, nothing is lost or counted
+// as a drop, the plane stops segmenting, and says so once.
+func TestUDPSegmentsRefused(t *testing.T) {
+	if !gsoSupported {
+		t.Skip("UDP segmentation offload is Linux's")
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reg := stream.NewRegistry(stream.Options{Logger: log})
+	t.Cleanup(reg.Close)
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.NewReader(pub.Tracks)
+	rtcpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtcpConn.Close()
+	rs := &refusingSender{}
+	plane := &udpPlane{rtp: rs, rtcp: rtcpConn, log: log}
+	out := &countingUDP{packets: new(atomic.Int64), next: plane}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent sentCounts
+	done := make(chan error)
+	dst := []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10}}}
+	go func() { done <- writeUDP(ctx, r, out, dst, &sent, newDropNote(st, log)) }()
+	// a keyframe in four FU-A fragments of one size, then a short one
+	now := time.Now()
+	for i := range 5 {
+		payload := bytes.Repeat([]byte{byte(i)}, 1000)
+		payload[0], payload[1] = 0x7c, 0x05 // FU-A of an IDR slice
+		switch i {
+		case 0:
+			payload[1] |= 0x80 // start
+		case 4:
+			payload = payload[:300]
+			payload[1] |= 0x40 // end
+		}
+		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000, Marker: i == 4}, Payload: payload}, now, time.Time{})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for out.packets.Load() < 5 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	r.Kick()
+	<-done
+	if len(rs.got) != 5 {
+		t.Fatalf("%d datagrams sent, want 5", len(rs.got))
+	}
+	var first uint16
+	for i, d := range rs.got {
+		var p rtp.Packet
+		if err := p.Unmarshal(d); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if i == 0 {
+			first = p.SequenceNumber
+		}
+		if p.SequenceNumber != first+uint16(i) || p.Payload[2] != byte(i) {
+			t.Errorf("datagram %d: sequence %d after %d, payload of packet %d", i, p.SequenceNumber, first, p.Payload[2])
+		}
+	}
+	if n := st.Stats().Drops[stream.DropUDPWrite]; n != 0 {
+		t.Errorf("%d drops counted", n)
+	}
+	if plane.segments() {
+		t.Error("the plane still segments")
+	}
+	if n := strings.Count(logs.String(), "refused UDP segmentation offload"); n != 1 {
+		t.Errorf("%d log lines about the refusal, want 1:\n%s", n, logs.String())
 	}
 }
