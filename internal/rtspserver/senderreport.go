@@ -6,6 +6,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"github.com/rtspgate/rtspgate/internal/stream"
 )
@@ -34,6 +35,9 @@ func nextBatch(ctx context.Context, r *stream.Reader, pkts []*stream.Packet) ([]
 type senderReports struct {
 	next            []time.Time
 	packets, octets []uint32
+	// probe carries a packet's payload to the format's PTSEqualsDTS
+	// without an allocation per packet looked at
+	probe rtp.Packet
 }
 
 func newSenderReports(tracks int) *senderReports {
@@ -43,7 +47,7 @@ func newSenderReports(tracks int) *senderReports {
 // count notes p as sent to the reader at pos.
 func (s *senderReports) count(pos int, p *stream.Packet) {
 	s.packets[pos]++
-	s.octets[pos] += uint32(len(p.RTP.Payload))
+	s.octets[pos] += uint32(len(p.Payload()))
 }
 
 // due returns the sender report for the track at pos when one is due at
@@ -52,29 +56,35 @@ func (s *senderReports) due(r *stream.Reader, pkts []*stream.Packet, pos int, no
 	if now.Before(s.next[pos]) {
 		return nil
 	}
-	sr := senderReport(r, pkts, pos, s.packets[pos], s.octets[pos])
+	sr := s.report(r, pkts, pos)
 	if sr != nil {
 		s.next[pos] = now.Add(srEvery)
 	}
 	return sr
 }
 
-// senderReport makes an RTCP sender report for the track at pos from the
-// last packet of the batch whose timestamp is a presentation time that
-// arrives in order (no B-frame), pairing its RTP time with its wall time on
-// the stream's media clock.
-func senderReport(r *stream.Reader, pkts []*stream.Packet, pos int, packets, octets uint32) []byte {
+// report makes an RTCP sender report for the track at pos from the last
+// packet of the batch whose timestamp is a presentation time that arrives
+// in order (no B-frame), pairing its RTP time with its wall time on the
+// stream's media clock.
+func (s *senderReports) report(r *stream.Reader, pkts []*stream.Packet, pos int) []byte {
 	for i := len(pkts) - 1; i >= 0; i-- {
 		p := pkts[i]
-		if r.Position(p.Track) != pos || !p.Track.Format().PTSEqualsDTS(p.RTP) {
+		if r.Position(p.Track) != pos {
+			continue
+		}
+		s.probe.Timestamp, s.probe.Payload = p.Timestamp, p.Payload()
+		ok := p.Track.Format().PTSEqualsDTS(&s.probe)
+		s.probe.Payload = nil
+		if !ok {
 			continue
 		}
 		sr := &rtcp.SenderReport{
 			SSRC:        p.Track.SSRC,
 			NTPTime:     ntp.Encode(p.Wall),
-			RTPTime:     p.RTP.Timestamp,
-			PacketCount: packets,
-			OctetCount:  octets,
+			RTPTime:     p.Timestamp,
+			PacketCount: s.packets[pos],
+			OctetCount:  s.octets[pos],
 		}
 		b, err := sr.Marshal()
 		if err != nil {

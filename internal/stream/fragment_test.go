@@ -33,8 +33,8 @@ func checkPieces(t *testing.T, got []*Packet, limit int, want [][]byte) {
 		if len(p.Data) > limit {
 			t.Errorf("packet %d: %d bytes, limit %d", i, len(p.Data), limit)
 		}
-		if i > 0 && p.RTP.SequenceNumber != got[i-1].RTP.SequenceNumber+1 {
-			t.Errorf("packet %d: sequence number %d after %d", i, p.RTP.SequenceNumber, got[i-1].RTP.SequenceNumber)
+		if i > 0 && p.Parse().SequenceNumber != got[i-1].Parse().SequenceNumber+1 {
+			t.Errorf("packet %d: sequence number %d after %d", i, p.Parse().SequenceNumber, got[i-1].Parse().SequenceNumber)
 		}
 		var pkt rtp.Packet
 		if err := pkt.Unmarshal(p.Data); err != nil {
@@ -78,11 +78,11 @@ func TestOversizedPacketsCut(t *testing.T) {
 		if want := i == 0; p.Key != want {
 			t.Errorf("packet %d: key %v", i, p.Key)
 		}
-		if want := i == 2 || i == 5 || i == 6; p.RTP.Marker != want {
-			t.Errorf("packet %d: marker %v", i, p.RTP.Marker)
+		if want := i == 2 || i == 5 || i == 6; p.Parse().Marker != want {
+			t.Errorf("packet %d: marker %v", i, p.Parse().Marker)
 		}
-		if i < 6 && p.RTP.Timestamp != got[3*(i/3)].RTP.Timestamp {
-			t.Errorf("packet %d: timestamp %d, not its frame's", i, p.RTP.Timestamp)
+		if i < 6 && p.Parse().Timestamp != got[3*(i/3)].Parse().Timestamp {
+			t.Errorf("packet %d: timestamp %d, not its frame's", i, p.Parse().Timestamp)
 		}
 	}
 	checkPieces(t, got, DefaultPktSize, [][]byte{key, p, slice})
@@ -107,7 +107,7 @@ func TestParameterSetsBeforeCutKeyframe(t *testing.T) {
 		pub.WritePacket(v, vpkt(100, 0, key, true), now, time.Time{})
 		pub.WritePacket(v, vpkt(101, 3000, slice, true), now, time.Time{})
 		got := drainReader(t, r, 3)
-		for len(got) > 0 && got[len(got)-1].RTP.Payload[0] != slice[0] {
+		for len(got) > 0 && got[len(got)-1].Parse().Payload[0] != slice[0] {
 			got = drainReader(t, r, len(got)+1)
 		}
 		if !got[0].Key {
@@ -131,7 +131,7 @@ func TestOtherCodecsNotCut(t *testing.T) {
 	pl := make([]byte, 3000)
 	pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: 1}, Payload: pl}, time.Now(), time.Time{})
 	got := drainReader(t, r, 1)
-	if len(got) != 1 || len(got[0].RTP.Payload) != 3000 {
+	if len(got) != 1 || len(got[0].Parse().Payload) != 3000 {
 		t.Fatalf("got %d packets, want the one packet whole", len(got))
 	}
 }

@@ -45,25 +45,25 @@ func TestNewReaderStartsAtLastKeyframe(t *testing.T) {
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
 	got := drainReader(t, r, 3+2+3) // SPS, PPS, IDR, 2 slices, 3 audio
-	if got[0].Track != v || got[0].RTP.Payload[0] != 0x67 || !got[0].Key {
-		t.Fatalf("the first packet is not the keyframe's SPS: %+v", got[0].RTP)
+	if got[0].Track != v || got[0].Parse().Payload[0] != 0x67 || !got[0].Key {
+		t.Fatalf("the first packet is not the keyframe's SPS: %+v", got[0].Parse())
 	}
-	if got[1].RTP.Payload[0] != 0x68 || got[2].RTP.Payload[0] != 0x65 {
+	if got[1].Parse().Payload[0] != 0x68 || got[2].Parse().Payload[0] != 0x65 {
 		t.Fatal("the cached keyframe is not whole")
 	}
 	audio := 0
 	for _, p := range got {
 		if p.Track == a {
 			audio++
-		} else if p.RTP.Timestamp < got[0].RTP.Timestamp {
-			t.Fatalf("video from before the last keyframe: %+v", p.RTP.Header)
+		} else if p.Parse().Timestamp < got[0].Parse().Timestamp {
+			t.Fatalf("video from before the last keyframe: %+v", p.Parse().Header)
 		}
 	}
 	if more, _ := r.Next(nil); audio != 3 || len(more) != 0 {
 		t.Fatalf("%d audio packets and %d more, want the 3 after the keyframe only", audio, len(more))
 	}
 	// the original timestamps: the IDR and the next frame are one frame apart
-	if d := got[4].RTP.Timestamp - got[2].RTP.Timestamp; got[4].Track != v || d != 3000 {
+	if d := got[4].Parse().Timestamp - got[2].Parse().Timestamp; got[4].Track != v || d != 3000 {
 		t.Fatalf("timestamps changed in the cache: %d", d)
 	}
 }
@@ -79,10 +79,10 @@ func TestNewReaderWithoutCacheWaitsForNextKeyframe(t *testing.T) {
 	pub.WritePacket(a, &rtp.Packet{Header: rtp.Header{PayloadType: 8, SequenceNumber: 200}, Payload: []byte{0xbb}}, now, time.Time{})
 	writeGOP(pub, v, nil, seq+1, 180000, 1, now, 0)
 	got := drainReader(t, r, 4)
-	if got[0].Track != a || got[0].RTP.Payload[0] != 0xbb {
-		t.Fatalf("without the cache audio starts live: %+v", got[0].RTP)
+	if got[0].Track != a || got[0].Parse().Payload[0] != 0xbb {
+		t.Fatalf("without the cache audio starts live: %+v", got[0].Parse())
 	}
-	if got[1].RTP.Payload[0] != 0x67 || got[1].RTP.Timestamp != got[3].RTP.Timestamp {
+	if got[1].Parse().Payload[0] != 0x67 || got[1].Parse().Timestamp != got[3].Parse().Timestamp {
 		t.Fatal("without the cache video starts at the next keyframe")
 	}
 }
@@ -147,7 +147,7 @@ func TestGOPLargerThanBufferFallsBackToNextKeyframe(t *testing.T) {
 	writeGOP(pub, v, nil, seq, 900000, 3, start.Add(time.Second), 100)
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
-	if got := drainReader(t, r, 1); got[0].RTP.Payload[0] != 0x67 {
+	if got := drainReader(t, r, 1); got[0].Parse().Payload[0] != 0x67 {
 		t.Fatal("a GOP that fits is not served from its keyframe")
 	}
 }
@@ -182,7 +182,7 @@ func TestBufferHoldsOneGOPAndTheLagWindow(t *testing.T) {
 	}
 	r := s.NewReader(pub.Tracks)
 	defer r.Close()
-	if got := drainReader(t, r, 1); got[0].RTP.Timestamp != pub.Tracks[0].lastTS-29*3000 {
+	if got := drainReader(t, r, 1); got[0].Parse().Timestamp != pub.Tracks[0].lastTS-29*3000 {
 		t.Fatal("the reader did not start at the last GOP")
 	}
 }

@@ -8,12 +8,13 @@ import (
 
 // Packet is one RTP packet of a stream, marshalled once and shared by every
 // reader. Readers must treat it as read-only.
+//
+// It holds no parsed rtp.Packet: a stream keeps seconds of packets for its
+// GOP cache, and every pointer in them is work for each garbage collection.
 type Packet struct {
 	Track *Track
-	// RTP is the parsed packet with the stream's SSRC, sequence number and
-	// timestamp already applied.
-	RTP *rtp.Packet
-	// Data is RTP marshalled, ready for the wire.
+	// Data is the RTP packet marshalled, with the stream's SSRC, sequence
+	// number and timestamp applied, ready for the wire.
 	Data []byte
 	// Framed is Data behind Headroom bytes that the stream's FrameFunc
 	// filled (a protocol's framing, e.g. RTSP's interleaved header), or nil
@@ -34,8 +35,26 @@ type Packet struct {
 	// are always Key.
 	Key bool
 
-	idx  uint64
-	size int // bytes it holds in the ring
+	// Timestamp is the RTP timestamp in Data.
+	Timestamp uint32
+
+	payload, payloadEnd uint16 // Payload is Data[payload:payloadEnd]
+	idx                 uint64
+	size                int // bytes it holds in the ring
+}
+
+// Payload is the RTP payload in Data.
+func (p *Packet) Payload() []byte { return p.Data[p.payload:p.payloadEnd] }
+
+// Parse returns Data parsed, a new rtp.Packet on each call: for rare uses
+// (a sender report's check of a packet) and tests.
+func (p *Packet) Parse() *rtp.Packet {
+	var r rtp.Packet
+	if err := r.Unmarshal(p.Data); err != nil {
+		// Data was marshalled from a valid packet by pushLocked
+		panic("stream: a packet's Data does not parse: " + err.Error())
+	}
+	return &r
 }
 
 // Headroom is the room in front of every packet's Data for a protocol's

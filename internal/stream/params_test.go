@@ -68,8 +68,8 @@ func TestMarkerlessKeyframeStart(t *testing.T) {
 	pub.WritePacket(v, vpkt(14, 15000, idr, false), now, time.Time{})
 	pub.WritePacket(v, vpkt(15, 18000, slice, false), now, time.Time{})
 	got := drainReader(t, r, 3)
-	if !got[0].Key || got[0].RTP.Payload[0] != 0x67 || got[0].RTP.Payload[1] != 3 {
-		t.Fatalf("first packet %x key=%v, want the SPS of the keyframe at 15000", got[0].RTP.Payload, got[0].Key)
+	if !got[0].Key || got[0].Parse().Payload[0] != 0x67 || got[0].Parse().Payload[1] != 3 {
+		t.Fatalf("first packet %x key=%v, want the SPS of the keyframe at 15000", got[0].Parse().Payload, got[0].Key)
 	}
 	if wakes < 2 {
 		t.Fatalf("%d wakes over 3 frames without marker bits, want one per new frame", wakes)
@@ -91,16 +91,16 @@ func TestParameterSetsPutBeforeKeyframe(t *testing.T) {
 	if !got[0].Key || got[1].Key {
 		t.Fatalf("key flags %v %v, want the reader to start at the parameter sets", got[0].Key, got[1].Key)
 	}
-	nals := stapA(t, got[0].RTP.Payload)
+	nals := stapA(t, got[0].Parse().Payload)
 	if len(nals) != 2 || !bytes.Equal(nals[0], sps1) || !bytes.Equal(nals[1], pps) {
 		t.Fatalf("parameter sets %x, want SPS and PPS of the SDP", nals)
 	}
-	if got[0].RTP.Timestamp != got[1].RTP.Timestamp || got[0].RTP.Marker {
+	if got[0].Parse().Timestamp != got[1].Parse().Timestamp || got[0].Parse().Marker {
 		t.Fatal("parameter sets must carry the keyframe's timestamp and no marker")
 	}
 	for i := 1; i < len(got); i++ {
-		if got[i].RTP.SequenceNumber != got[i-1].RTP.SequenceNumber+1 {
-			t.Fatalf("sequence numbers %d then %d", got[i-1].RTP.SequenceNumber, got[i].RTP.SequenceNumber)
+		if got[i].Parse().SequenceNumber != got[i-1].Parse().SequenceNumber+1 {
+			t.Fatalf("sequence numbers %d then %d", got[i-1].Parse().SequenceNumber, got[i].Parse().SequenceNumber)
 		}
 	}
 }
@@ -119,10 +119,10 @@ func TestInBandParametersNotRepeated(t *testing.T) {
 	pub.WritePacket(v, vpkt(3, 0, idr, true), now, time.Time{})
 	pub.WritePacket(v, vpkt(4, 3000, idr, true), now, time.Time{}) // a keyframe without them
 	got := drainReader(t, r, 5)
-	if !bytes.Equal(got[0].RTP.Payload, sps2) || !bytes.Equal(got[2].RTP.Payload, idr) {
-		t.Fatalf("first packets %x %x %x, want the camera's own SPS, PPS, IDR", got[0].RTP.Payload, got[1].RTP.Payload, got[2].RTP.Payload)
+	if !bytes.Equal(got[0].Parse().Payload, sps2) || !bytes.Equal(got[2].Parse().Payload, idr) {
+		t.Fatalf("first packets %x %x %x, want the camera's own SPS, PPS, IDR", got[0].Parse().Payload, got[1].Parse().Payload, got[2].Parse().Payload)
 	}
-	nals := stapA(t, got[3].RTP.Payload)
+	nals := stapA(t, got[3].Parse().Payload)
 	if !bytes.Equal(nals[0], sps2) {
 		t.Fatalf("added SPS %x, want the in-band one %x", nals[0], sps2)
 	}
@@ -152,7 +152,7 @@ func TestNewParametersAfterReconnect(t *testing.T) {
 	}
 	s.write(first[0], vpkt(1, 0, idr, true), time.Now(), time.Time{})
 	got := drainReader(t, r, 2)
-	if nals := stapA(t, got[0].RTP.Payload); !bytes.Equal(nals[0], sps2) {
+	if nals := stapA(t, got[0].Parse().Payload); !bytes.Equal(nals[0], sps2) {
 		t.Fatalf("SPS in band %x, want the new one", nals[0])
 	}
 }

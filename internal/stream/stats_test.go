@@ -191,7 +191,7 @@ func TestDropsCountedAndLoggedRarely(t *testing.T) {
 	if !strings.Contains(buf.String(), "count=2") {
 		t.Fatalf("the second line does not say how many were dropped since the first:\n%s", buf)
 	}
-	if got := drainReader(t, r, 2); len(got[0].RTP.Payload) != 100 || len(got[1].RTP.Payload) != 100 {
+	if got := drainReader(t, r, 2); len(got[0].Parse().Payload) != 100 || len(got[1].Parse().Payload) != 100 {
 		t.Fatal("the packets around the dropped ones did not reach the reader")
 	}
 }

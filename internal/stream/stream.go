@@ -429,13 +429,9 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 		return size, false
 	}
 	data := buf[Headroom : Headroom+size : Headroom+size]
-	// the packet must not point into the source's read buffer
 	hs := size - len(pkt.Payload) - int(pkt.PaddingSize)
-	pkt.Payload = data[hs : hs+len(pkt.Payload)]
-	if pkt.Extension {
-		pkt.Header = pkt.Header.Clone()
-	}
-	p := &Packet{Track: t, RTP: pkt, Data: data, Time: now, Wall: wall, Key: key}
+	p := &Packet{Track: t, Data: data, Time: now, Wall: wall, Key: key, Timestamp: pkt.Timestamp,
+		payload: uint16(hs), payloadEnd: uint16(hs + len(pkt.Payload))}
 	if s.opts.Frame != nil {
 		p.Tag = s.opts.Frame(buf[:Headroom], t, size)
 		p.Framed = buf

@@ -100,14 +100,14 @@ func TestFanOutDeliversEveryPacketToEveryReader(t *testing.T) {
 			t.Fatalf("got %d packets, want %d", len(got), n)
 		}
 		for i, p := range got {
-			if p.RTP.SSRC != tr.SSRC {
-				t.Fatalf("packet %d SSRC %d, want the track's %d", i, p.RTP.SSRC, tr.SSRC)
+			if p.Parse().SSRC != tr.SSRC {
+				t.Fatalf("packet %d SSRC %d, want the track's %d", i, p.Parse().SSRC, tr.SSRC)
 			}
-			if i > 0 && p.RTP.SequenceNumber != got[i-1].RTP.SequenceNumber+1 {
-				t.Fatalf("packet %d: sequence %d after %d", i, p.RTP.SequenceNumber, got[i-1].RTP.SequenceNumber)
+			if i > 0 && p.Parse().SequenceNumber != got[i-1].Parse().SequenceNumber+1 {
+				t.Fatalf("packet %d: sequence %d after %d", i, p.Parse().SequenceNumber, got[i-1].Parse().SequenceNumber)
 			}
 			var back rtp.Packet
-			if err := back.Unmarshal(p.Data); err != nil || back.SequenceNumber != p.RTP.SequenceNumber || string(back.Payload) != string(p.RTP.Payload) {
+			if err := back.Unmarshal(p.Data); err != nil || back.SequenceNumber != p.Parse().SequenceNumber || string(back.Payload) != string(p.Parse().Payload) {
 				t.Fatalf("packet %d: marshalled bytes do not match the packet (%v)", i, err)
 			}
 		}
@@ -129,7 +129,7 @@ func TestVideoReaderStartsAtKeyframe(t *testing.T) {
 	pub.WritePacket(v, vpkt(2, 3000, []byte{0x67, 1}, false), now, time.Time{})                                                  // SPS starts the keyframe
 	pub.WritePacket(v, vpkt(3, 3000, idr, true), now, time.Time{})
 	got := drainReader(t, r, 3)
-	if got[0].Track != a || got[1].Track != v || got[1].RTP.Payload[0] != 0x67 || got[2].RTP.Payload[0] != 0x65 {
+	if got[0].Track != a || got[1].Track != v || got[1].Parse().Payload[0] != 0x67 || got[2].Parse().Payload[0] != 0x65 {
 		t.Fatalf("reader got the wrong packets: %+v", got)
 	}
 }
@@ -179,10 +179,10 @@ func TestSameCodecsKeepTracksAcrossReconnect(t *testing.T) {
 	// the camera restarts its numbering; readers must not see a jump back
 	p.WritePacket(again[0], vpkt(7, 100, idr, true), now.Add(40*time.Millisecond), time.Time{})
 	got := drainReader(t, r, 2)
-	if got[1].RTP.SequenceNumber != got[0].RTP.SequenceNumber+1 {
-		t.Fatalf("sequence %d after %d across reconnect", got[1].RTP.SequenceNumber, got[0].RTP.SequenceNumber)
+	if got[1].Parse().SequenceNumber != got[0].Parse().SequenceNumber+1 {
+		t.Fatalf("sequence %d after %d across reconnect", got[1].Parse().SequenceNumber, got[0].Parse().SequenceNumber)
 	}
-	if d := got[1].RTP.Timestamp - got[0].RTP.Timestamp; d < 3000 || d > 4500 {
+	if d := got[1].Parse().Timestamp - got[0].Parse().Timestamp; d < 3000 || d > 4500 {
 		t.Fatalf("timestamp moved %d ticks across a 40 ms reconnect, want about 3600", d)
 	}
 	changed, _ := p.SetTracks([]TrackSpec{pcmuSpec})
