@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -55,9 +56,9 @@ func newBatchSender(c *net.UDPConn) batchSender {
 type udpOut interface {
 	// sendRTP sends the messages in order with as few system calls as it
 	// can; it returns how many went out before an error. errSegmentsRefused
-	// means the kernel would not cut the message at that index: the
-	// caller sends its datagrams one by one, and segments() is false from
-	// then on.
+	// means the route of the message at that index would not take it
+	// segmented: the caller sends its datagrams one by one, and to that
+	// destination from then on.
 	sendRTP(ms []ipv4.Message) (int, error)
 	sendRTCP(b []byte, to *net.UDPAddr) error
 	// segments tells whether a message may carry a run of datagrams with
@@ -69,28 +70,30 @@ var errSegmentsRefused = errors.New("UDP segmentation offload refused")
 
 // udpPlane is the server's udpOut.
 type udpPlane struct {
-	rtp   batchSender
-	rtcp  *net.UDPConn
-	log   *slog.Logger
-	noGSO atomic.Bool
+	rtp  batchSender
+	rtcp *net.UDPConn
+	log  *slog.Logger
+	gso  bool        // the kernel knows UDP_SEGMENT
+	said atomic.Bool // a refusal was logged
 }
 
 func newUDPPlane(rtp, rtcp *net.UDPConn, log *slog.Logger) *udpPlane {
-	return &udpPlane{rtp: newBatchSender(rtp), rtcp: rtcp, log: log}
+	return &udpPlane{rtp: newBatchSender(rtp), rtcp: rtcp, log: log, gso: gsoProbe(rtp)}
 }
 
 func (u *udpPlane) sendRTP(ms []ipv4.Message) (int, error) {
 	n, err := u.rtp.WriteBatch(ms, 0)
 	if err != nil && n < len(ms) && ms[n].OOB != nil && gsoRefused(err) {
-		if !u.noGSO.Swap(true) {
-			u.log.Info("the kernel refused UDP segmentation offload; UDP readers' datagrams go out one by one", "err", err)
+		if !u.said.Swap(true) {
+			u.log.Info("a route refused UDP segmentation offload; its UDP readers get their datagrams one by one",
+				"to", ms[n].Addr, "err", err)
 		}
 		return n, fmt.Errorf("%w: %w", errSegmentsRefused, err)
 	}
 	return n, err
 }
 
-func (u *udpPlane) segments() bool { return gsoSupported && !u.noGSO.Load() }
+func (u *udpPlane) segments() bool { return u.gso }
 
 func (u *udpPlane) sendRTCP(b []byte, to *net.UDPAddr) error {
 	_, err := u.rtcp.WriteToUDP(b, to)
@@ -155,6 +158,7 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 	var (
 		pkts    = make([]*stream.Packet, 0, 64)
 		b       = udpBatch{}
+		refused []*net.UDPAddr // destinations that do not take runs
 		reports = newSenderReports(len(dst))
 		err     error
 	)
@@ -184,7 +188,7 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 			reports.count(pos, p)
 			b.add(p.Data, dst[pos].rtp)
 		}
-		b.group(out.segments())
+		b.group(out.segments(), refused)
 		failed, bytes := 0, b.bytes
 		var werr error
 		for off := 0; off < len(b.msgs); {
@@ -200,6 +204,7 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 				break
 			}
 			if errors.Is(err, errSegmentsRefused) {
+				refused = append(refused, b.dests[b.first(off)])
 				b.ungroup(off)
 				continue
 			}
@@ -246,12 +251,12 @@ func (b *udpBatch) add(d []byte, to *net.UDPAddr) {
 
 // group makes the messages: with segments, a run of datagrams to one
 // port, all of the first one's size but the last, which may be shorter,
-// is one message the kernel cuts back into those datagrams; else one
-// message per datagram.
-func (b *udpBatch) group(segments bool) {
+// is one message the kernel cuts back into those datagrams; else, and for
+// the destinations in refused, one message per datagram.
+func (b *udpBatch) group(segments bool, refused []*net.UDPAddr) {
 	for i := 0; i < len(b.bufs); {
 		j := i + 1
-		if segments {
+		if segments && !slices.Contains(refused, b.dests[i]) {
 			size, total := len(b.bufs[i]), len(b.bufs[i])
 			for j < len(b.bufs) && j-i < maxSegments && b.dests[j] == b.dests[i] {
 				l := len(b.bufs[j])
@@ -278,13 +283,19 @@ func (b *udpBatch) group(segments bool) {
 	}
 }
 
+// first returns the index in bufs of message k's first datagram.
+func (b *udpBatch) first(k int) int {
+	n := 0
+	for _, m := range b.msgs[:k] {
+		n += len(m.Buffers)
+	}
+	return n
+}
+
 // ungroup turns the messages from off on into one message per datagram,
 // for a kernel that refused to cut them.
 func (b *udpBatch) ungroup(off int) {
-	first := 0
-	for _, m := range b.msgs[:off] {
-		first += len(m.Buffers)
-	}
+	first := b.first(off)
 	for i := off; i < len(b.msgs); i++ {
 		b.msgs[i] = ipv4.Message{}
 	}

@@ -3,6 +3,7 @@ package rtspserver
 import (
 	"encoding/binary"
 	"errors"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,11 +29,30 @@ func putGSO(b []byte, size int) []byte {
 }
 
 // gsoRefused tells an error of a send that asked for segmentation apart:
-// a kernel without UDP_SEGMENT (EINVAL, ENOPROTOOPT), or a route whose
-// device cannot checksum the segments (EIO).
+// a route whose device cannot checksum the segments (EIO), or one whose MTU
+// is smaller than a segment (EINVAL).
 func gsoRefused(err error) bool {
 	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) ||
 		errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
 }
 
 const gsoSupported = true
+
+// gsoProbe tells whether the kernel knows UDP_SEGMENT, by reading the
+// option from the socket: a kernel before 4.18 answers ENOPROTOOPT, and
+// might otherwise send a segmented run as one big datagram.
+func gsoProbe(c interface {
+	SyscallConn() (syscall.RawConn, error)
+}) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		_, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}

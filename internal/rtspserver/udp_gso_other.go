@@ -12,3 +12,5 @@ func putGSO([]byte, int) []byte { return nil }
 func gsoRefused(error) bool { return false }
 
 const gsoSupported = false
+
+func gsoProbe(any) bool { return false }
