@@ -106,9 +106,11 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 		if o.udp {
 			// a free pair found a moment before: another test may take it
 			// first (the app then goes on without UDP); try another
+			// no host: rtsp.listen's (127.0.0.1 unless the test listens
+			// on all addresses)
 			rtp := testpeer.FreeUDPPair(t)
-			cfg.RTSP.RTPAddress = fmt.Sprintf("127.0.0.1:%d", rtp)
-			cfg.RTSP.RTCPAddress = fmt.Sprintf("127.0.0.1:%d", rtp+1)
+			cfg.RTSP.RTPAddress = fmt.Sprintf(":%d", rtp)
+			cfg.RTSP.RTCPAddress = fmt.Sprintf(":%d", rtp+1)
 		}
 		var err error
 		if a, err = app.Start(cfg, opts, log); err != nil {

@@ -275,3 +275,33 @@ func TestPktSize(t *testing.T) {
 		})
 	}
 }
+
+// TestUDPReaderBehindSmallMTU: an ffmpeg UDP reader in another network
+// namespace, behind a veth pair with a 1000-byte MTU (a tunnel, a VPN). The
+// kernel refuses the demo's fragments segmented (each is larger than the
+// route takes), so the writer sends them one by one, which the kernel cuts
+// into IP fragments: ffmpeg decodes with no error, nothing is counted as
+// dropped, and the log says segmentation was refused on that route.
+func TestUDPReaderBehindSmallMTU(t *testing.T) {
+	t.Parallel()
+	ns := testpeer.NetNS(t)
+	ns.SetMTU(t, 1000)
+	gw := startGateway(t, "", gatewayOpts{demo: true, listen: "0.0.0.0:0", udp: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("rtsp://%s:%d/demo", ns.HostIP(), gw.Port)
+	frames, errLines, err := ns.DecodeCheck(ctx, url, "udp", 3)
+	if err != nil || len(errLines) > 0 || frames < 40 {
+		t.Fatalf("reader behind a 1000-byte MTU over UDP: %d frames, %v %v", frames, err, errLines)
+	}
+	logs := gw.logs.String()
+	if !strings.Contains(logs, "refused UDP segmentation offload") || !strings.Contains(logs, ns.NSIP()) {
+		t.Errorf("the log does not tell of the refusal to %s:\n%s", ns.NSIP(), logs)
+	}
+	st := gw.app.Registry.Get("demo").Stats()
+	for _, reason := range []string{stream.DropTooBigUDP, stream.DropUDPWrite} {
+		if n := st.Drops[reason]; n != 0 {
+			t.Errorf("%d drops %q", n, reason)
+		}
+	}
+}

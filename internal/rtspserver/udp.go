@@ -83,6 +83,7 @@ func newUDPPlane(rtp, rtcp *net.UDPConn, log *slog.Logger) *udpPlane {
 
 func (u *udpPlane) sendRTP(ms []ipv4.Message) (int, error) {
 	n, err := u.rtp.WriteBatch(ms, 0)
+	n = max(n, 0) // sendmmsg's -1 when the first message failed
 	if err != nil && n < len(ms) && ms[n].OOB != nil && gsoRefused(err) {
 		if !u.said.Swap(true) {
 			u.log.Info("a route refused UDP segmentation offload; its UDP readers get their datagrams one by one",

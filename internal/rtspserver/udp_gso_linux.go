@@ -30,9 +30,10 @@ func putGSO(b []byte, size int) []byte {
 
 // gsoRefused tells an error of a send that asked for segmentation apart:
 // a route whose device cannot checksum the segments (EIO), or one whose MTU
-// is smaller than a segment (EINVAL).
+// is smaller than a segment (EMSGSIZE, or EINVAL on some kernels). Sent one
+// by one, such datagrams are cut into IP fragments instead.
 func gsoRefused(err error) bool {
-	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) ||
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EMSGSIZE) || errors.Is(err, unix.EINVAL) ||
 		errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
 }
 

@@ -476,3 +476,54 @@ func TestUDPSegmentsRefused(t *testing.T) {
 		t.Errorf("%d log lines about the refusal, want 1:\n%s", n, logs.String())
 	}
 }
+
+// TestUDPWriteErrorRealSocket: the kernel refuses every datagram to port 0
+// (EINVAL), so sendmmsg fails on the first message of each batch: the
+// packets are counted as drops and the writer goes on (sendmmsg reports -1
+// sent then, which once made the writer index out of range and crash the
+// server).
+func TestUDPWriteErrorRealSocket(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reg := stream.NewRegistry(stream.Options{Logger: log})
+	t.Cleanup(reg.Close)
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.NewReader(pub.Tracks)
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	nowhere := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0}
+	go func() {
+		done <- writeUDP(ctx, r, newUDPPlane(c, c, log), []udpDest{{rtp: nowhere, rtcp: nowhere}}, new(sentCounts), newDropNote(st, log))
+	}()
+	now := time.Now()
+	for i := range 3 { // a keyframe in three equal fragments: one segmented run
+		payload := bytes.Repeat([]byte{byte(i)}, 500)
+		payload[0], payload[1] = 0x7c, 0x05
+		if i == 0 {
+			payload[1] |= 0x80
+		}
+		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000, Marker: i == 2}, Payload: payload}, now, time.Time{})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Stats().Drops[stream.DropUDPWrite] < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	r.Kick()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the writer ended with %v, want it to go on until cancelled", err)
+	}
+	// the 3 packets and the sender report before them
+	if n := st.Stats().Drops[stream.DropUDPWrite]; n != 4 {
+		t.Errorf("%d drops counted, want 4:\n%s", n, logs.String())
+	}
+}

@@ -76,6 +76,15 @@ func FFprobe(ctx context.Context, url, transport string) ([]ProbeStream, error) 
 // ends; frames and errLines are filled in anyway. Without a deadline in ctx
 // it gives up after seconds + 20 s.
 func DecodeCheck(ctx context.Context, url, transport string, seconds float64) (frames int, errLines []string, err error) {
+	return decodeCheck(ctx, exec.CommandContext, url, transport, seconds)
+}
+
+// DecodeCheck is testpeer.DecodeCheck with ffmpeg inside the namespace.
+func (ns *Namespace) DecodeCheck(ctx context.Context, url, transport string, seconds float64) (frames int, errLines []string, err error) {
+	return decodeCheck(ctx, ns.Command, url, transport, seconds)
+}
+
+func decodeCheck(ctx context.Context, command func(context.Context, string, ...string) *exec.Cmd, url, transport string, seconds float64) (frames int, errLines []string, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, time.Duration(seconds*float64(time.Second))+decodeSlack)
 	defer cancel()
 
@@ -86,7 +95,7 @@ func DecodeCheck(ctx context.Context, url, transport string, seconds float64) (f
 	args = append(args, "-i", url,
 		"-t", strconv.FormatFloat(seconds, 'f', -1, 64),
 		"-f", "null", "-", "-progress", "pipe:1")
-	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	cmd := command(ctx, "ffmpeg", args...)
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer

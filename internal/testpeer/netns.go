@@ -90,6 +90,21 @@ func (ns *Namespace) remove() {
 	_, _ = runIP("netns", "del", ns.name)
 }
 
+// SetMTU sets the MTU of both ends of the veth pair, e.g. to stand for a
+// tunnel or a VPN between the server and a reader.
+func (ns *Namespace) SetMTU(t testing.TB, mtu int) {
+	t.Helper()
+	m := fmt.Sprint(mtu)
+	for _, args := range [][]string{
+		{"link", "set", "dev", ns.hostVeth(), "mtu", m},
+		{"-n", ns.name, "link", "set", "dev", ns.peerVeth(), "mtu", m},
+	} {
+		if _, err := runIP(args...); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+	}
+}
+
 // Name is the namespace's name, as `ip netns` shows it.
 func (ns *Namespace) Name() string { return ns.name }
 
