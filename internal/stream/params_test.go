@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
 )
 
 var (
@@ -176,4 +177,52 @@ func FuzzParameterSets(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPaddedPackets: a camera's RTP padding (as gortsplib parses it: both
+// padding fields set) is kept on its packets, Payload is the payload
+// without it, and the parameter sets put before a keyframe and the pieces
+// of a cut packet carry no padding.
+func TestPaddedPackets(t *testing.T) {
+	s, pub := published(t, h264With(sps1, pps))
+	v := pub.Tracks[0]
+	r := s.NewReaderAt(pub.Tracks, false)
+	defer r.Close()
+	padded := func(seq uint16, ts uint32, payload []byte, marker bool) *rtp.Packet {
+		p := vpkt(seq, ts, payload, marker)
+		p.Padding, p.PaddingSize = true, 4
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back rtp.Packet // as a source gets it
+		if err := back.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		return &back
+	}
+	big := append([]byte{0x65}, bytes.Repeat([]byte{7}, 3000)...)
+	now := time.Now()
+	pub.WritePacket(v, padded(1, 3000, idr, true), now, time.Time{})   // parameter sets go in front
+	pub.WritePacket(v, padded(2, 6000, slice, true), now, time.Time{}) // whole
+	pub.WritePacket(v, padded(3, 9000, big, true), now, time.Time{})   // cut
+	// parameter sets, keyframe, slice, parameter sets, three pieces
+	got := drainReader(t, r, 7)
+	for i, p := range got {
+		back := p.Parse()
+		if !bytes.Equal(p.Payload(), back.Payload) {
+			t.Errorf("packet %d: Payload %x, parsed payload %x", i, p.Payload(), back.Payload)
+		}
+		typ := back.Payload[0] & 0x1f
+		wantPad := typ != 24 && typ != 28 // ours: STAP-A, FU-A
+		if back.Padding != wantPad || wantPad && back.PaddingSize != 4 {
+			t.Errorf("packet %d (%x…): padding %v of %d bytes, want %v", i, back.Payload[:1], back.Padding, back.PaddingSize, wantPad)
+		}
+	}
+	if n := stapA(t, got[0].Payload()); len(n) != 2 || !bytes.Equal(n[0], sps1) || !bytes.Equal(n[1], pps) {
+		t.Errorf("parameter sets %x, want the SPS and PPS alone", got[0].Payload())
+	}
+	if !bytes.Equal(got[1].Payload(), idr) || !bytes.Equal(got[2].Payload(), slice) {
+		t.Errorf("payloads %x, %x; want the keyframe's and the slice's without padding", got[1].Payload(), got[2].Payload())
+	}
 }

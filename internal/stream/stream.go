@@ -389,7 +389,8 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 				ps := &rtp.Packet{Header: pkt.Header, Payload: pl}
 				ps.Marker = false
 				ps.Extension, ps.Extensions = false, nil
-				ps.Padding, ps.PaddingSize = false, 0
+				// (pion keeps the padding's size in two fields)
+				ps.Padding, ps.Header.PaddingSize, ps.PaddingSize = false, 0, 0
 				ps.SequenceNumber = t.insertBefore(pkt)
 				s.pushSplitLocked(t, ps, pkt, now, wall, key)
 				key = false
@@ -429,7 +430,11 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 		return size, false
 	}
 	data := buf[Headroom : Headroom+size : Headroom+size]
-	hs := size - len(pkt.Payload) - int(pkt.PaddingSize)
+	pad := pkt.Header.PaddingSize // what MarshalTo wrote: this, else the older field
+	if pad == 0 {
+		pad = pkt.PaddingSize
+	}
+	hs := size - len(pkt.Payload) - int(pad)
 	p := &Packet{Track: t, Data: data, Time: now, Wall: wall, Key: key, Timestamp: pkt.Timestamp,
 		payload: uint16(hs), payloadEnd: uint16(hs + len(pkt.Payload))}
 	if s.opts.Frame != nil {
