@@ -178,7 +178,6 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 				}
 			}
 		}
-		b.reset()
 		tooBig := 0
 		for _, p := range pkts {
 			if len(p.Data) > maxDatagram {
@@ -222,6 +221,7 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 		drops.count(stream.DropTooBigUDP, tooBig, nil, now)
 		drops.count(stream.DropUDPWrite, failed, werr, now)
 		clear(pkts)
+		b.reset() // an idle reader holds no packet
 	}
 }
 

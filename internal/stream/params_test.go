@@ -225,4 +225,14 @@ func TestPaddedPackets(t *testing.T) {
 	if !bytes.Equal(got[1].Payload(), idr) || !bytes.Equal(got[2].Payload(), slice) {
 		t.Errorf("payloads %x, %x; want the keyframe's and the slice's without padding", got[1].Payload(), got[2].Payload())
 	}
+
+	// a padding size without the padding bit: no bytes beyond the payload
+	// (MarshalTo would count them without writing them)
+	odd := vpkt(4, 12000, slice, true)
+	odd.Header.PaddingSize, odd.PaddingSize = 9, 9
+	pub.WritePacket(v, odd, now, time.Time{})
+	p := drainReader(t, r, 1)[0]
+	if back := p.Parse(); !bytes.Equal(back.Payload, slice) || back.Padding {
+		t.Errorf("a padding size without the bit: payload %x, padding %v; want the slice alone", back.Payload, back.Padding)
+	}
 }

@@ -419,6 +419,11 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 // slab and puts it into the ring; it returns pkt's size and false when it
 // was dropped (counted). s.wmu held.
 func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) (size int, ok bool) {
+	if !pkt.Padding {
+		// MarshalTo would count padding bytes it does not write: whatever
+		// the slab held there before would go out
+		pkt.Header.PaddingSize, pkt.PaddingSize = 0, 0
+	}
 	size = pkt.MarshalSize()
 	if size > 0xffff {
 		s.dropLocked(&s.ctr.tooBig, DropTooBig, t, now) // cannot be framed for TCP readers
