@@ -260,6 +260,7 @@ class Camera:
 
     def on_media_configure(self, factory, media):
         bin_ = media.get_element()
+        media.connect("prepared", self.on_prepared)
         for i in range(len(self.args.backchannel_codecs)):
             payload = bin_.get_by_name("payload%d" % i)
             sink = bin_.get_by_name("sink%d" % i)
@@ -277,6 +278,24 @@ class Camera:
             if stream.is_receiver():
                 stream.set_publish_clock_mode(
                     GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
+
+    def on_prepared(self, media):
+        # The backchannel's jitterbuffer reports packets it gave up on to
+        # the ULPFEC decoder gst-rtsp-server puts behind it, which aborts the
+        # whole camera (assertion have_caps_ssrc in gstrtpulpfecdec.c) when
+        # that happens before it saw the stream's caps: a pause longer than
+        # the latency, as between two talkers, was enough, once in CI. A
+        # camera goes on; without lost-packet reports this one does too.
+        pipeline = media.get_element().get_parent()
+        if pipeline is None:
+            return
+
+        def visit(e, *_):
+            f = e.get_factory()
+            if f is not None and f.get_name() in ("rtpbin", "rtpjitterbuffer"):
+                # rtpbin hands it on to the jitterbuffers it makes later
+                e.set_property("do-lost", False)
+        pipeline.iterate_recurse().foreach(visit)
 
     def on_payload(self, identity, buf, codec):
         with self.lock:
