@@ -188,6 +188,8 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 			reports.count(pos, p)
 			b.add(p.Data, dst[pos].rtp)
 		}
+		// counted before the send: whoever sees the rest sees the count
+		drops.count(stream.DropTooBigUDP, tooBig, nil, now)
 		b.group(out.segments(), refused)
 		failed, bytes := 0, b.bytes
 		var werr error
@@ -218,7 +220,6 @@ func writeUDP(ctx context.Context, r *stream.Reader, out udpOut, dst []udpDest, 
 		}
 		sent.bytes.Add(uint64(bytes))
 		sent.packets.Add(uint64(len(b.bufs) - failed))
-		drops.count(stream.DropTooBigUDP, tooBig, nil, now)
 		drops.count(stream.DropUDPWrite, failed, werr, now)
 		clear(pkts)
 		b.reset() // an idle reader holds no packet
