@@ -1,7 +1,6 @@
 package testpeer
 
 import (
-	"fmt"
 	"net"
 	"testing"
 )
@@ -26,31 +25,24 @@ func FreePort(t testing.TB) int {
 // moment ago: an RTP/RTCP pair for a server's rtp_address and rtcp_address.
 func FreeUDPPair(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testpeer: find a free UDP port: %v", err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		if p%2 != 0 || p >= 65000 {
-			c.Close()
-			continue
-		}
-		next, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		c.Close()
-		if err == nil {
-			next.Close()
-			return p
-		}
-	}
-	t.Fatal("testpeer: no free UDP port pair")
-	return 0
+	a, b := bindUDPPair(t)
+	a.Close()
+	b.Close()
+	return a.LocalAddr().(*net.UDPAddr).Port
 }
 
 // ListenUDPPair binds an RTP/RTCP pair of UDP sockets on 127.0.0.1 (an even
-// port and the next), as a UDP reader does before its SETUP; the test closes
-// them.
+// port and the next), as a UDP reader does before its SETUP; they are
+// closed when the test ends.
 func ListenUDPPair(t testing.TB) (rtp, rtcp *net.UDPConn) {
+	t.Helper()
+	a, b := bindUDPPair(t)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// bindUDPPair binds an even port on 127.0.0.1 and the next.
+func bindUDPPair(t testing.TB) (a, b *net.UDPConn) {
 	t.Helper()
 	for range 100 {
 		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -67,7 +59,6 @@ func ListenUDPPair(t testing.TB) (rtp, rtcp *net.UDPConn) {
 			a.Close()
 			continue
 		}
-		t.Cleanup(func() { a.Close(); b.Close() })
 		return a, b
 	}
 	t.Fatal("testpeer: no free UDP port pair")
