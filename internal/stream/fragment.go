@@ -44,7 +44,7 @@ func (s *Stream) pushSplitLocked(t *Track, pkt, next *rtp.Packet, now, wall time
 		last := i == len(pieces)-1
 		fp := &rtp.Packet{Header: pkt.Header, Payload: pl}
 		fp.Marker = pkt.Marker && last
-		fp.Padding, fp.Header.PaddingSize, fp.PaddingSize = false, 0, 0
+		fp.Padding = false // pushLocked clears its size
 		switch {
 		case next != pkt && i > 0, next == pkt && !last:
 			fp.SequenceNumber = t.insertBefore(next)

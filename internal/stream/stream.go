@@ -389,8 +389,7 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 				ps := &rtp.Packet{Header: pkt.Header, Payload: pl}
 				ps.Marker = false
 				ps.Extension, ps.Extensions = false, nil
-				// (pion keeps the padding's size in two fields)
-				ps.Padding, ps.Header.PaddingSize, ps.PaddingSize = false, 0, 0
+				ps.Padding = false // pushLocked clears its size
 				ps.SequenceNumber = t.insertBefore(pkt)
 				s.pushSplitLocked(t, ps, pkt, now, wall, key)
 				key = false
@@ -420,8 +419,8 @@ func (s *Stream) appendLocked(t *Track, pkt *rtp.Packet, now, srcNTP time.Time) 
 // was dropped (counted). s.wmu held.
 func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key bool) (size int, ok bool) {
 	if !pkt.Padding {
-		// MarshalTo would count padding bytes it does not write: whatever
-		// the slab held there before would go out
+		// MarshalTo would count padding bytes it does not write (pion keeps
+		// the size in two fields): whatever the slab held there would go out
 		pkt.Header.PaddingSize, pkt.PaddingSize = 0, 0
 	}
 	size = pkt.MarshalSize()
@@ -435,11 +434,7 @@ func (s *Stream) pushLocked(t *Track, pkt *rtp.Packet, now, wall time.Time, key 
 		return size, false
 	}
 	data := buf[Headroom : Headroom+size : Headroom+size]
-	pad := pkt.Header.PaddingSize // what MarshalTo wrote: this, else the older field
-	if pad == 0 {
-		pad = pkt.PaddingSize
-	}
-	hs := size - len(pkt.Payload) - int(pad)
+	hs := pkt.Header.MarshalSize()
 	p := &Packet{Track: t, Data: data, Time: now, Wall: wall, Key: key, Timestamp: pkt.Timestamp,
 		payload: uint16(hs), payloadEnd: uint16(hs + len(pkt.Payload))}
 	if s.opts.Frame != nil {
