@@ -1,6 +1,7 @@
 package rtspserver
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"testing"
@@ -13,6 +14,35 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
+// h264Stream publishes stream "cam" with one H.264 track in a registry of
+// its own with opts, closed when the test ends.
+func h264Stream(t *testing.T, opts stream.Options) (*stream.Registry, *stream.Stream, *stream.Publication) {
+	t.Helper()
+	reg := stream.NewRegistry(opts)
+	t.Cleanup(reg.Close)
+	st := reg.GetOrCreate("cam")
+	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, st, pub
+}
+
+// fuA is an RTP packet of the H.264 track carrying an FU-A fragment of an
+// IDR slice: the first and/or last of its keyframe, n bytes of payload
+// filled with fill after the two FU bytes.
+func fuA(seq uint16, ts uint32, n int, fill byte, first, last bool) *rtp.Packet {
+	payload := bytes.Repeat([]byte{fill}, n)
+	payload[0], payload[1] = 0x7c, 0x05
+	if first {
+		payload[1] |= 0x80
+	}
+	if last {
+		payload[1] |= 0x40
+	}
+	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: last}, Payload: payload}
+}
+
 // playingReader serves stream "cam" (one H.264 track) with opts and cfg and
 // has a raw TCP reader PLAY it; it returns the stream, its publication and
 // the reader, which reads nothing by itself.
@@ -21,13 +51,7 @@ func playingReader(t *testing.T, opts stream.Options, cfg Config) (*stream.Strea
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.Logger = log
 	opts.Frame = Frame
-	reg := stream.NewRegistry(opts)
-	t.Cleanup(reg.Close)
-	st := reg.GetOrCreate("cam")
-	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, st, pub := h264Stream(t, opts)
 	cfg.Listen = "127.0.0.1:0"
 	srv := New(cfg, reg, log)
 	if err := srv.Start(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -17,13 +16,7 @@ import (
 // allocation, since it happens on every frame of every reader until one
 // comes.
 func TestSenderReportFromBatch(t *testing.T) {
-	reg := stream.NewRegistry(stream.Options{})
-	t.Cleanup(reg.Close)
-	st := reg.GetOrCreate("cam")
-	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st, pub := h264Stream(t, stream.Options{})
 	r := st.NewReader(pub.Tracks)
 	t.Cleanup(r.Close)
 	now := time.Now()

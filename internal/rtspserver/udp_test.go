@@ -188,13 +188,7 @@ func (f *failingOut) segments() bool { return false }
 func TestUDPWriteErrorCounted(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	reg := stream.NewRegistry(stream.Options{Logger: log})
-	t.Cleanup(reg.Close)
-	st := reg.GetOrCreate("cam")
-	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st, pub := h264Stream(t, stream.Options{Logger: log})
 	r := st.NewReader(pub.Tracks)
 	out := &failingOut{failAt: 1, three: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -399,13 +393,7 @@ func TestUDPSegmentsRefused(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	reg := stream.NewRegistry(stream.Options{Logger: log})
-	t.Cleanup(reg.Close)
-	st := reg.GetOrCreate("cam")
-	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st, pub := h264Stream(t, stream.Options{Logger: log})
 	r := st.NewReader(pub.Tracks)
 	rtcpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -424,16 +412,11 @@ func TestUDPSegmentsRefused(t *testing.T) {
 	// the next frame alike
 	now := time.Now()
 	for i := range 10 {
-		payload := bytes.Repeat([]byte{byte(i)}, 1000)
-		payload[0], payload[1] = 0x7c, 0x05 // FU-A of an IDR slice
-		switch i % 5 {
-		case 0:
-			payload[1] |= 0x80 // start
-		case 4:
-			payload = payload[:300]
-			payload[1] |= 0x40 // end
+		n := 1000
+		if i%5 == 4 {
+			n = 300
 		}
-		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000 * uint32(1+i/5), Marker: i%5 == 4}, Payload: payload}, now, time.Time{})
+		pub.WritePacket(pub.Tracks[0], fuA(uint16(i), 3000*uint32(1+i/5), n, byte(i), i%5 == 0, i%5 == 4), now, time.Time{})
 		if i == 4 {
 			// the first frame out before the second comes
 			deadline := time.Now().Add(5 * time.Second)
@@ -485,13 +468,7 @@ func TestUDPSegmentsRefused(t *testing.T) {
 func TestUDPWriteErrorRealSocket(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	reg := stream.NewRegistry(stream.Options{Logger: log})
-	t.Cleanup(reg.Close)
-	st := reg.GetOrCreate("cam")
-	pub, err := st.Publish([]stream.TrackSpec{{Kind: stream.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st, pub := h264Stream(t, stream.Options{Logger: log})
 	r := st.NewReader(pub.Tracks)
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -506,12 +483,7 @@ func TestUDPWriteErrorRealSocket(t *testing.T) {
 	}()
 	now := time.Now()
 	for i := range 3 { // a keyframe in three equal fragments: one segmented run
-		payload := bytes.Repeat([]byte{byte(i)}, 500)
-		payload[0], payload[1] = 0x7c, 0x05
-		if i == 0 {
-			payload[1] |= 0x80
-		}
-		pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000, Marker: i == 2}, Payload: payload}, now, time.Time{})
+		pub.WritePacket(pub.Tracks[0], fuA(uint16(i), 3000, 500, byte(i), i == 0, i == 2), now, time.Time{})
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for st.Stats().Drops[stream.DropUDPWrite] < 4 && time.Now().Before(deadline) {
