@@ -111,26 +111,40 @@ type rig struct {
 	close func()
 }
 
-func newRig(ctx context.Context, tf *targetFlags, cf *cameraFlags, in *inputFlags, paths int, verbose bool) (*rig, error) {
-	specs, err := tf.specs()
+// rigFlags are the flags of a command that uses a rig: the targets, the
+// fake cameras and their input (720p at 2 Mbit/s unless told).
+type rigFlags struct {
+	target targetFlags
+	camera cameraFlags
+	input  inputFlags
+}
+
+func (f *rigFlags) register(fs *flag.FlagSet) {
+	f.target.register(fs)
+	f.camera.register(fs)
+	f.input.register(fs, "720p", "2M")
+}
+
+func newRig(ctx context.Context, f *rigFlags, paths int, verbose bool) (*rig, error) {
+	specs, err := f.target.specs()
 	if err != nil {
 		return nil, err
 	}
 	log := newLogger(verbose)
-	input, err := in.load(ctx, log)
+	input, err := f.input.load(ctx, log)
 	if err != nil {
 		return nil, err
 	}
-	logw, closeLog, err := tf.logWriter()
+	logw, closeLog, err := f.target.logWriter()
 	if err != nil {
 		return nil, err
 	}
-	cam, err := cf.start(paths, input, log)
+	cam, err := f.camera.start(paths, input, log)
 	if err != nil {
 		closeLog()
 		return nil, err
 	}
-	return &rig{specs: specs, cam: cam, logw: logw, env: tf.env, log: log, close: func() { cam.Close(); closeLog() }}, nil
+	return &rig{specs: specs, cam: cam, logw: logw, env: f.target.env, log: log, close: func() { cam.Close(); closeLog() }}, nil
 }
 
 // measure starts the target of spec on the rig's cameras, runs fn against
@@ -152,19 +166,12 @@ func cmdCameras(ctx context.Context, args []string) error {
 	warmup := fs.Duration("warmup", 3*time.Second, "time between all readers playing and the window")
 	pause := fs.Duration("pause", 2*time.Second, "pause between targets")
 	verbose := fs.Bool("v", false, "debug logging")
-	var tf targetFlags
-	tf.register(fs)
-	var cf cameraFlags
-	cf.register(fs)
-	var in inputFlags
-	in.register(fs, "720p", "2M")
-	if err := fs.Parse(args); err != nil {
+	var rf rigFlags
+	rf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("cameras: unexpected arguments %q", fs.Args())
-	}
-	r, err := newRig(ctx, &tf, &cf, &in, *cameras, *verbose)
+	r, err := newRig(ctx, &rf, *cameras, *verbose)
 	if err != nil {
 		return err
 	}
@@ -209,17 +216,10 @@ func cmdFirstFrame(ctx context.Context, args []string) error {
 	coldWait := fs.Duration("cold-wait", time.Minute, "bound of the wait for the target to close its camera session")
 	pause := fs.Duration("pause", 2*time.Second, "pause between targets")
 	verbose := fs.Bool("v", false, "debug logging (one line per trial)")
-	var tf targetFlags
-	tf.register(fs)
-	var cf cameraFlags
-	cf.register(fs)
-	var in inputFlags
-	in.register(fs, "720p", "2M")
-	if err := fs.Parse(args); err != nil {
+	var rf rigFlags
+	rf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("first-frame: unexpected arguments %q", fs.Args())
 	}
 	var warm, cold bool
 	for m := range strings.SplitSeq(*modes, ",") {
@@ -232,7 +232,7 @@ func cmdFirstFrame(ctx context.Context, args []string) error {
 			return fmt.Errorf("-modes: %q is neither warm nor cold", m)
 		}
 	}
-	r, err := newRig(ctx, &tf, &cf, &in, 1, *verbose)
+	r, err := newRig(ctx, &rf, 1, *verbose)
 	if err != nil {
 		return err
 	}

@@ -160,11 +160,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logging")
 	var in inputFlags
 	in.register(fs, "1080p", "")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
 	log := newLogger(*verbose)
 	input, err := in.load(ctx, log)
@@ -366,4 +363,15 @@ func splitCommand(s string) ([]string, error) {
 		return nil, errors.New("empty command")
 	}
 	return out, nil
+}
+
+// parseFlags parses a command's flags, which take no further arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", fs.Name(), fs.Args())
+	}
+	return nil
 }
