@@ -256,10 +256,7 @@ func (cfg *FirstFrameConfig) warm(ctx context.Context, urls []string, gop time.D
 	for i := range cfg.Trials {
 		for j, a := range accs {
 			// Warm means the target's camera session is up.
-			wctx, cancel := context.WithTimeout(ctx, cfg.ColdWait)
-			err := cfg.Camera.WaitPlaying(wctx, cfg.Path, running)
-			cancel()
-			if err != nil {
+			if err := cfg.waitSessions(ctx, running); err != nil {
 				return finishRows(accs), fmt.Errorf("warm: the target has no camera session: %w", err)
 			}
 			if !sleepRandom(ctx, gop) {
@@ -284,10 +281,7 @@ func (cfg *FirstFrameConfig) cold(ctx context.Context, urls []string, gop time.D
 	log.Info("cold: waiting for the target to close its camera session before each trial", "trials", cfg.Trials*len(urls))
 	for i := range cfg.Trials {
 		for j, a := range accs {
-			wctx, cancel := context.WithTimeout(ctx, cfg.ColdWait)
-			err := cfg.Camera.WaitPlaying(wctx, cfg.Path, idle)
-			cancel()
-			if err != nil {
+			if err := cfg.waitSessions(ctx, idle); err != nil {
 				return finishRows(accs), fmt.Errorf("cold: the target kept its camera session: %w", err)
 			}
 			if !sleepRandom(ctx, gop) {
@@ -300,10 +294,7 @@ func (cfg *FirstFrameConfig) cold(ctx context.Context, urls []string, gop time.D
 			if ctx.Err() != nil {
 				return finishRows(accs), ctx.Err()
 			}
-			wctx, cancel = context.WithTimeout(ctx, cfg.ColdWait)
-			err = cfg.Camera.WaitPlaying(wctx, cfg.Path, idle)
-			cancel()
-			if err != nil {
+			if err := cfg.waitSessions(ctx, idle); err != nil {
 				return finishRows(accs), fmt.Errorf("cold: the target kept its camera session: %w", err)
 			}
 			a.closeDur = append(a.closeDur, time.Since(closed))
@@ -312,19 +303,20 @@ func (cfg *FirstFrameConfig) cold(ctx context.Context, urls []string, gop time.D
 	return finishRows(accs), nil
 }
 
+// waitSessions waits, at most ColdWait, until the number of the target's
+// sessions to the fake camera satisfies want.
+func (cfg *FirstFrameConfig) waitSessions(ctx context.Context, want func(playing int) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.ColdWait)
+	defer cancel()
+	return cfg.Camera.WaitPlaying(ctx, cfg.Path, want)
+}
+
 // sleepRandom waits a random time in [0, d); false if ctx ended.
 func sleepRandom(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(rand.N(d))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return sleepOrDone(ctx, rand.N(d))
 }
 
 // timedConn remembers when its last Write began: after the handshake, that
