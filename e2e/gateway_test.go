@@ -102,25 +102,30 @@ func startGateway(t *testing.T, yml string, o gatewayOpts) *gateway {
 	}
 	cfg.RTSP.RTPAddress, cfg.RTSP.RTCPAddress = "", ""
 	var a *app.App
-	for try := 0; ; try++ {
-		if o.udp {
-			// a free pair found a moment before: another test may take it
-			// first (the app then goes on without UDP); try another
-			// no host: rtsp.listen's (127.0.0.1 unless the test listens
-			// on all addresses)
-			rtp := testpeer.FreeUDPPair(t)
-			cfg.RTSP.RTPAddress = fmt.Sprintf(":%d", rtp)
-			cfg.RTSP.RTCPAddress = fmt.Sprintf(":%d", rtp+1)
-		}
+	// start reports whether the app found its UDP ports taken (it then goes
+	// on without UDP)
+	start := func() (taken bool) {
 		var err error
 		if a, err = app.Start(cfg, opts, log); err != nil {
 			t.Fatalf("start: %v", err)
 		}
-		if !o.udp || try == 5 || !strings.Contains(logs.String(), "RTSP over UDP is off") {
-			break
+		if !strings.Contains(logs.String(), "RTSP over UDP is off") {
+			return false
 		}
 		a.Close()
 		logs.Reset()
+		return true
+	}
+	if o.udp {
+		testpeer.OnFreeUDPPair(t, func(rtp int) bool {
+			// no host: rtsp.listen's (127.0.0.1 unless the test listens on
+			// all addresses)
+			cfg.RTSP.RTPAddress = fmt.Sprintf(":%d", rtp)
+			cfg.RTSP.RTCPAddress = fmt.Sprintf(":%d", rtp+1)
+			return start()
+		})
+	} else {
+		start()
 	}
 	t.Cleanup(func() {
 		a.Close()

@@ -26,27 +26,24 @@ import (
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
-// startUDPServer starts a server on free ports with UDP on. The RTP/RTCP
-// pair cannot be asked of the kernel (port 0): it is a free pair found a
-// moment before, so another test may take it first; then try another.
+// startUDPServer starts a server on free ports with UDP on.
 func startUDPServer(t *testing.T, reg *stream.Registry, log *slog.Logger) *Server {
 	t.Helper()
-	for try := 0; ; try++ {
-		p := testpeer.FreeUDPPair(t)
-		srv := New(Config{
+	var srv *Server
+	testpeer.OnFreeUDPPair(t, func(p int) bool {
+		srv = New(Config{
 			Listen:         "127.0.0.1:0",
 			UDPRTPAddress:  fmt.Sprintf("127.0.0.1:%d", p),
 			UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", p+1),
 		}, reg, log)
 		err := srv.Start()
-		if err == nil {
-			t.Cleanup(srv.Close)
-			return srv
-		}
-		if try == 5 || !strings.Contains(err.Error(), "address already in use") {
+		if err != nil && !strings.Contains(err.Error(), "address already in use") {
 			t.Fatal(err)
 		}
-	}
+		return err != nil
+	})
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // udpServer serves stream "cam" with specs over TCP and UDP (127.0.0.1, free

@@ -31,6 +31,19 @@ func FreeUDPPair(t testing.TB) int {
 	return a.LocalAddr().(*net.UDPAddr).Port
 }
 
+// OnFreeUDPPair calls start with free pairs (FreeUDPPair's) until one is
+// still free when start binds it: another test may take a pair found a
+// moment before. start says whether it found its pair taken.
+func OnFreeUDPPair(t testing.TB, start func(rtp int) (taken bool)) {
+	t.Helper()
+	for range 6 {
+		if !start(FreeUDPPair(t)) {
+			return
+		}
+	}
+	t.Fatal("testpeer: six free UDP port pairs in a row were taken before they could be bound")
+}
+
 // ListenUDPPair binds an RTP/RTCP pair of UDP sockets on 127.0.0.1 (an even
 // port and the next), as a UDP reader does before its SETUP; they are
 // closed when the test ends.
