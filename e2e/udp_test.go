@@ -25,7 +25,8 @@ var rtcpIn = regexp.MustCompile(`msg="reader left".*rtcp_in=(\d+)`)
 // once for 13 s: both decode without an error and stay to the end, and
 // their RTCP receiver reports reach the server. A raw UDP reader then sees
 // datagrams of at most rtsp.pkt_size with the SSRC its SETUP answer
-// announced.
+// announced. The 3000-byte packets are cut into runs of equal pieces, which
+// went to the readers segmented: loopback never refused that.
 //
 // Staying: gortsplib ends a UDP reader's session after IdleTimeout (60 s,
 // its default, which rtspgate keeps) without an RTSP request or an RTCP
@@ -99,6 +100,11 @@ func TestUDPReadersOfBigPackets(t *testing.T) {
 	for _, reason := range []string{stream.DropTooBigUDP, stream.DropUDPWrite, stream.DropReaderSlow} {
 		if n := st.Drops[reason]; n != 0 {
 			t.Errorf("%d drops %q", n, reason)
+		}
+	}
+	for _, line := range []string{"refused UDP segmentation offload", "no UDP segmentation offload"} {
+		if strings.Contains(gw.logs.String(), line) {
+			t.Errorf("the log says %q: the readers got plain datagrams", line)
 		}
 	}
 }

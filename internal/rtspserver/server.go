@@ -121,6 +121,9 @@ func (s *Server) Start() error {
 	}
 	if rtp != nil && rtcp != nil {
 		s.udp = newUDPPlane(rtp, rtcp, s.log)
+		if !s.udp.segments() {
+			s.log.Info("no UDP segmentation offload here (Linux 4.18 or later has it): UDP readers get their datagrams one by one")
+		}
 	}
 	return nil
 }
