@@ -321,22 +321,7 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 		case "gop_cache":
 			c.NoGOPCache, err = d.off(v, path)
 		case "pkt_size":
-			var s string
-			if s, err = d.str(v, path); err != nil {
-				return err
-			}
-			if s == "" {
-				c.PktSize = 0
-				return nil
-			}
-			n, e := strconv.Atoi(s)
-			switch {
-			case e != nil:
-				return d.errorf(v, path, "want a whole number, got %q", s)
-			case n < 1 || n > 65535:
-				return d.errorf(v, path, "want a number of bytes from 1 to 65535, got %d", n)
-			}
-			c.PktSize = n
+			c.PktSize, err = d.pktSize(v, path)
 		case "rtp_address":
 			d.setAt(path, k)
 			c.RTPAddress, err = d.listen(v, path)
@@ -348,6 +333,22 @@ func (d *decoder) rtsp(n *yaml.Node) error {
 		}
 		return err
 	})
+}
+
+// pktSize reads a packet size in bytes, 1 to 65535; empty is 0 (unset).
+func (d *decoder) pktSize(n *yaml.Node, key string) (int, error) {
+	s, err := d.str(n, key)
+	if err != nil || s == "" {
+		return 0, err
+	}
+	size, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return 0, d.errorf(n, key, "want a whole number, got %q", s)
+	case size < 1 || size > 65535:
+		return 0, d.errorf(n, key, "want a number of bytes from 1 to 65535, got %d", size)
+	}
+	return size, nil
 }
 
 func (d *decoder) api(n *yaml.Node) error {
