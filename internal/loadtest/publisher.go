@@ -33,6 +33,11 @@ type Publisher struct {
 	FPS int
 	// Audio adds a PCMA (G.711 A-law) track: 50 packets/s of 160 bytes.
 	Audio bool
+	// BusyWait is how long Start goes on trying while the server answers
+	// that the path already has a publisher; 3 s if 0. A server releases a
+	// publisher's session a moment after its connection closes, so a rig
+	// that publishes again right after (one row after another) meets it.
+	BusyWait time.Duration
 
 	client   *gortsplib.Client
 	desc     *description.Session
@@ -81,6 +86,21 @@ func (p *Publisher) Start() error {
 	}
 	p.videoEnc = enc
 
+	wait := p.BusyWait
+	if wait == 0 {
+		wait = 3 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := p.record()
+		if err == nil || !publisherBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *Publisher) record() error {
 	tcp := gortsplib.ProtocolTCP
 	p.client = &gortsplib.Client{
 		Protocol:       &tcp,
@@ -88,9 +108,25 @@ func (p *Publisher) Start() error {
 		WriteQueueSize: 4096, // a 1080p keyframe is ~100 packets
 	}
 	if err := p.client.StartRecording(p.URL, p.desc); err != nil {
+		p.client = nil
 		return fmt.Errorf("publish %s: %w", p.URL, err)
 	}
 	return nil
+}
+
+// publisherBusy tells whether err is a server's answer that the path has a
+// publisher already: 409 from rtspgate, 503 from gortsplib-based servers
+// such as the tests' one.
+func publisherBusy(err error) bool {
+	var bad liberrors.ErrClientBadStatusCode
+	if !errors.As(err, &bad) {
+		return false
+	}
+	switch bad.Code {
+	case 409, 503:
+		return true
+	}
+	return false
 }
 
 // Close disconnects.
