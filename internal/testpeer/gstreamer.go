@@ -19,8 +19,10 @@ const gstDecodeTimeout = 30 * time.Second
 //	  rtph264depay ! h264parse ! avdec_h264 ! identity eos-after=FRAMES ! fakesink
 //
 // protocols is "tcp" or "udp" ("udp" has no TCP fallback). It returns nil if
-// gst-launch-1.0 exits 0, which happens after FRAMES-1 decoded frames. Other
-// tracks are left unlinked. Without a deadline in ctx it gives up after 30 s.
+// gst-launch-1.0 exits 0, which happens after FRAMES-1 decoded frames, or if
+// its only errors came from rtspsrc's own shutdown after that (see
+// teardownOnly). Other tracks are left unlinked. Without a deadline in ctx it
+// gives up after 30 s.
 func GstDecode(ctx context.Context, url, protocols string, frames int) error {
 	ctx, cancel := withDefaultTimeout(ctx, gstDecodeTimeout)
 	defer cancel()
@@ -36,7 +38,7 @@ func GstDecode(ctx context.Context, url, protocols string, frames int) error {
 	cmd.WaitDelay = 2 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Run(); err != nil && (ctx.Err() != nil || !teardownOnly(out.String())) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
@@ -44,4 +46,38 @@ func GstDecode(ctx context.Context, url, protocols string, frames int) error {
 			url, protocols, err, lastLines(strings.TrimSpace(out.String()), 30))
 	}
 	return nil
+}
+
+// teardownOnly reports whether gst-launch's output shows a pipeline that
+// reached EOS and failed only while stopping, with rtspsrc's "Could not
+// send message" errors. rtspsrc sends PAUSE from its own thread on the way
+// from PLAYING to NULL; when its TEARDOWN has already closed the
+// connection, that PAUSE fails and gst-launch exits 1 although every frame
+// was decoded.
+func teardownOnly(out string) bool {
+	lines := strings.Split(out, "\n")
+	stopping := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Got EOS from element \"pipeline0\"") {
+			stopping = -2
+		}
+		if stopping == -2 && strings.HasPrefix(l, "Setting pipeline to NULL") {
+			stopping = i
+			break
+		}
+	}
+	if stopping < 0 {
+		return false
+	}
+	errors := 0
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "ERROR:") {
+			continue
+		}
+		errors++
+		if i < stopping || !strings.Contains(l, "GstRTSPSrc") || !strings.Contains(strings.Join(lines[i:min(i+4, len(lines))], "\n"), "Could not send message") {
+			return false
+		}
+	}
+	return errors > 0
 }
