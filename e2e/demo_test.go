@@ -3,10 +3,12 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -208,5 +210,48 @@ func TestTrailingSlashIsTheSameStream(t *testing.T) {
 	}
 	if got := codecsOf(streams); got != "video:h264,audio:pcm_alaw" {
 		t.Fatalf("demo/ gave %s, want video:h264,audio:pcm_alaw", got)
+	}
+}
+
+// TestSIGTERMWhileStarting: a service manager may stop rtspgate a moment
+// after starting it. A SIGTERM sent as soon as the binary logs its first
+// line (the config loaded, before any source or listener starts) ends it
+// with a clean shutdown and exit status 0, not killed by the signal.
+func TestSIGTERMWhileStarting(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	yml := fmt.Sprintf("rtsp:\n  listen: 127.0.0.1:%d\napi:\n  listen: \"\"\nstreams:\n  x:\n", testpeer.FreePort(t))
+	if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var lines []string
+	var b *binary
+	started := make(chan struct{})
+	b = startBinary(t, dir, nil, func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(lines) == 0 {
+			<-started
+			_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		lines = append(lines, line)
+	}, "-c", "rtspgate.yaml")
+	close(started)
+	select {
+	case <-b.exited:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+		t.Fatal("rtspgate did not stop within 10 s of a SIGTERM at start")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	log := strings.Join(lines, "\n")
+	if b.exitErr != nil {
+		t.Fatalf("rtspgate exited with %v after a SIGTERM at start, want a clean exit:\n%s", b.exitErr, log)
+	}
+	if !strings.Contains(lines[0], "config loaded") || !strings.Contains(log, `msg=stopped`) {
+		t.Fatalf("want the config loaded first and a clean stop last:\n%s", log)
 	}
 }

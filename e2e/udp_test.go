@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,18 +128,27 @@ func rtcpInOf(logs string) []int {
 func TestTwoGatewaysWithUDP(t *testing.T) {
 	t.Parallel()
 	cam := testpeer.StartCamera(t, testpeer.CameraOptions{Path: "/cam", Audio: "none"})
-	p1, p2 := testpeer.FreeUDPPair(t), testpeer.FreeUDPPair(t)
-	for p2 == p1 {
-		p2 = testpeer.FreeUDPPair(t)
+	base := "streams:\n  cam: " + cam.URL + "\napi:\n  listen: \"\"\n"
+	// withUDP starts a gateway on a free pair, and again on another when a
+	// parallel test took that pair before the gateway bound it
+	withUDP := func(conf func(p int) string) (gb *gatewayBinary, port int) {
+		testpeer.OnFreeUDPPair(t, func(p int) (taken bool) {
+			gb = startGatewayBinary(t, base+conf(p))
+			if gb.has("RTSP over UDP is off") {
+				gb.stop(t)
+				return true
+			}
+			port = p
+			return false
+		})
+		return gb, port
 	}
-	configs := []string{
-		fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n  rtcp_address: 127.0.0.1:%d\n", p1, p1+1),
-		fmt.Sprintf("rtsp:\n  rtp_address: \":%d\"\n", p2),
-		fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n", p1), // taken by the first
-	}
-	var gws []*gatewayBinary
-	for _, c := range configs {
-		gws = append(gws, startGatewayBinary(t, "streams:\n  cam: "+cam.URL+"\napi:\n  listen: \"\"\n"+c))
+	first, p1 := withUDP(func(p int) string {
+		return fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n  rtcp_address: 127.0.0.1:%d\n", p, p+1)
+	})
+	second, _ := withUDP(func(p int) string { return fmt.Sprintf("rtsp:\n  rtp_address: \":%d\"\n", p) })
+	gws := []*gatewayBinary{first, second,
+		startGatewayBinary(t, base+fmt.Sprintf("rtsp:\n  rtp_address: 127.0.0.1:%d\n", p1)), // taken by the first
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -174,6 +184,7 @@ func TestTwoGatewaysWithUDP(t *testing.T) {
 // free port on 127.0.0.1.
 type gatewayBinary struct {
 	url   string // rtsp://127.0.0.1:PORT/
+	bin   *binary
 	mu    sync.Mutex
 	lines []string
 	added chan struct{}
@@ -205,6 +216,7 @@ func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
 		default:
 		}
 	}, "-c", "rtspgate.yaml")
+	gb.bin = b
 	t.Cleanup(func() {
 		b.stop(t)
 		if t.Failed() {
@@ -213,6 +225,14 @@ func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
 	})
 	gb.waitLine(t, "RTSP server listening")
 	return gb
+}
+
+// stop ends the binary (a clean exit within 10 s).
+func (gb *gatewayBinary) stop(t *testing.T) { gb.bin.stop(t) }
+
+// has reports whether a line logged so far holds s.
+func (gb *gatewayBinary) has(s string) bool {
+	return slices.ContainsFunc(gb.all(), func(l string) bool { return strings.Contains(l, s) })
 }
 
 func (gb *gatewayBinary) all() []string {

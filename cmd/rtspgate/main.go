@@ -89,6 +89,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// Signals are ours from here on: a SIGTERM while the sources and
+	// listeners start (a service manager stopping a unit it just started)
+	// lets them start and then stops them cleanly, instead of killing the
+	// process half-way. SIGHUP would end the process by default; until
+	// reloading is built it is only logged, so a service manager's reload
+	// does not stop streams.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	demo := false
 	if len(files) == 0 {
 		if _, err := os.Stat(defaultConfig); err == nil {
@@ -129,13 +140,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		log.Info("its page: http://" + loopbackAddr(a.API.Addr(), "1984") + "/stream.html?src=" + app.DemoStream)
 	}
 
-	// SIGHUP would end the process by default; until reloading is built it
-	// is only logged, so a service manager's reload does not stop streams.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	for done := false; !done; {
 		select {
 		case <-hup:
