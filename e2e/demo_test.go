@@ -3,10 +3,10 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,6 +121,20 @@ func startBinary(t *testing.T, dir string, env []string, onLine func(string), ar
 	return b
 }
 
+var listening = regexp.MustCompile(`msg="RTSP server listening" addr=(\S+)`)
+
+// listenURL is rtsp://ADDR/ of the binary's "RTSP server listening" line:
+// the tests' binaries listen on port 0, so that no other test can take
+// their port between its choice and its use.
+func listenURL(t *testing.T, line string) string {
+	t.Helper()
+	m := listening.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no listen address in %q", line)
+	}
+	return "rtsp://" + m[1] + "/"
+}
+
 // stop sends SIGTERM and wants a clean exit within 10 s; past that it kills
 // the binary. Only the first call does anything.
 func (b *binary) stop(t *testing.T) {
@@ -220,7 +234,7 @@ func TestTrailingSlashIsTheSameStream(t *testing.T) {
 func TestSIGTERMWhileStarting(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	yml := fmt.Sprintf("rtsp:\n  listen: 127.0.0.1:%d\napi:\n  listen: \"\"\nstreams:\n  x:\n", testpeer.FreePort(t))
+	yml := "rtsp:\n  listen: 127.0.0.1:0\napi:\n  listen: \"\"\nstreams:\n  x:\n"
 	if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -184,21 +184,24 @@ func TestFFmpegStopsWithLastReader(t *testing.T) {
 // while ffmpeg runs for a reader, leaves no ffmpeg behind.
 func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 	clip := testpeer.TestClip(t, 4)
-	port := testpeer.FreePort(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "rtspgate.yaml")
 	yml := fmt.Sprintf("streams:\n  loop: ffmpeg:%s#input=loop\n"+
-		"rtsp:\n  listen: 127.0.0.1:%d\napi:\n  listen: \"\"\n"+
-		"ffmpeg:\n  loop: \"-re -stream_loop -1 -i {input}\"\n", clip, port)
+		"rtsp:\n  listen: 127.0.0.1:0\napi:\n  listen: \"\"\n"+
+		"ffmpeg:\n  loop: \"-re -stream_loop -1 -i {input}\"\n", clip)
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pids := make(chan int, 10)
 	logs := make(chan string, 1000)
+	listening := make(chan string, 1)
 	b := startBinary(t, dir, nil, func(line string) {
 		select {
 		case logs <- line:
 		default:
+		}
+		if strings.Contains(line, "RTSP server listening") {
+			listening <- line
 		}
 		for _, pid := range startedPIDs(line) {
 			pids <- pid
@@ -216,22 +219,16 @@ func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 		}
 	})
 
-	url := fmt.Sprintf("rtsp://127.0.0.1:%d/loop", port)
-	deadline := time.Now().Add(15 * time.Second)
-	var reader *testpeer.Process
-	for reader == nil {
-		// the server may not listen yet: a reader that fails at once is retried
-		r := testpeer.StartReader(t, url)
-		select {
-		case <-r.Done():
-			if time.Now().After(deadline) {
-				t.Fatalf("no reader could play %s: %s", url, r.Stderr())
-			}
-			time.Sleep(200 * time.Millisecond)
-		case <-time.After(time.Second):
-			reader = r
-		}
+	var url string
+	select {
+	case line := <-listening:
+		url = listenURL(t, line) + "loop"
+	case <-b.exited:
+		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
+	case <-time.After(15 * time.Second):
+		t.Fatal("rtspgate did not log that it listens within 15 s")
 	}
+	testpeer.StartReader(t, url) // ffmpeg runs while it reads
 	var pid int
 	select {
 	case pid = <-pids:

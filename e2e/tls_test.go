@@ -182,22 +182,20 @@ func sourceFailure(logs, name string) string {
 func TestTLSRtspsTrustedCA(t *testing.T) {
 	t.Parallel()
 	tc := startTLSCamera(t, false)
-	rtspPort := testpeer.FreePort(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rtspgate.yaml")
-	yml := fmt.Sprintf("rtsp:\n  listen: 127.0.0.1:%d\napi:\n  listen: \"\"\nstreams:\n"+
-		"  cam: rtsps://localhost:%d/cam\n  cam_ip: rtsps://127.0.0.1:%d/cam\n", rtspPort, tc.tlsPort, tc.tlsPort)
+	yml := fmt.Sprintf("rtsp:\n  listen: 127.0.0.1:0\napi:\n  listen: \"\"\nstreams:\n"+
+		"  cam: rtsps://localhost:%d/cam\n  cam_ip: rtsps://127.0.0.1:%d/cam\n", tc.tlsPort, tc.tlsPort)
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	listening := make(chan struct{})
-	var once sync.Once
+	listening := make(chan string, 1)
 	// the last value wins, should the environment name a CA file already
 	b := startBinary(t, dir, []string{"SSL_CERT_FILE=" + tc.certs.CAFile}, func(line string) {
 		fmt.Fprintln(logs, line)
 		if strings.Contains(line, "RTSP server listening") {
-			once.Do(func() { close(listening) })
+			listening <- line
 		}
 	}, "-c", cfg)
 	t.Cleanup(func() {
@@ -206,8 +204,10 @@ func TestTLSRtspsTrustedCA(t *testing.T) {
 			t.Logf("rtspgate log:\n%s", logs.String())
 		}
 	})
+	var base string
 	select {
-	case <-listening:
+	case line := <-listening:
+		base = listenURL(t, line)
 	case <-b.exited:
 		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
 	case <-time.After(15 * time.Second):
@@ -219,7 +219,7 @@ func TestTLSRtspsTrustedCA(t *testing.T) {
 	// one after the other: the camera's shared media is being prepared
 	// while the first session starts
 	for _, name := range []string{"cam", "cam_ip"} {
-		streams, err := testpeer.FFprobe(ctx, fmt.Sprintf("rtsp://127.0.0.1:%d/%s", rtspPort, name), "tcp")
+		streams, err := testpeer.FFprobe(ctx, base+name, "tcp")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -191,12 +191,12 @@ type gatewayBinary struct {
 }
 
 // startGatewayBinary starts the binary with yml plus rtsp.listen on a free
-// port, and waits until its RTSP server listens.
+// port of 127.0.0.1, and waits until its RTSP server listens.
 func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
 	t.Helper()
-	port := testpeer.FreePort(t)
-	// rtsp: may already be in yml: put listen under it
-	listen := fmt.Sprintf("  listen: 127.0.0.1:%d\n", port)
+	// rtsp: may already be in yml: put listen under it; port 0 is free
+	// for sure, and the binary logs the one it got
+	listen := "  listen: 127.0.0.1:0\n"
 	if strings.Contains(yml, "rtsp:\n") {
 		yml = strings.Replace(yml, "rtsp:\n", "rtsp:\n"+listen, 1)
 	} else {
@@ -206,7 +206,7 @@ func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
 	if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gb := &gatewayBinary{url: fmt.Sprintf("rtsp://127.0.0.1:%d/", port), added: make(chan struct{}, 1)}
+	gb := &gatewayBinary{added: make(chan struct{}, 1)}
 	b := startBinary(t, dir, nil, func(line string) {
 		gb.mu.Lock()
 		gb.lines = append(gb.lines, line)
@@ -223,7 +223,7 @@ func startGatewayBinary(t *testing.T, yml string) *gatewayBinary {
 			t.Logf("rtspgate %s log:\n%s", gb.url, strings.Join(gb.all(), "\n"))
 		}
 	})
-	gb.waitLine(t, "RTSP server listening")
+	gb.url = listenURL(t, gb.waitLine(t, "RTSP server listening"))
 	return gb
 }
 
