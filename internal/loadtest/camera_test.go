@@ -23,7 +23,8 @@ func startCamera(t *testing.T, paths int, in *Input) *Camera {
 // the path had sent when PLAY succeeded.
 type playing struct {
 	res        *readerResult
-	sentAtPlay int
+	sentBefore int // frames the camera had sent when the client started
+	sentAtPlay int // and when the client saw PLAY answered
 	cancel     context.CancelFunc
 	done       chan struct{}
 }
@@ -37,6 +38,7 @@ func playCamera(t *testing.T, c *Camera, path int) *playing {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &playing{cancel: cancel, done: make(chan struct{})}
 	ready := make(chan error, 1)
+	p.sentBefore = len(c.sent(path))
 	go func() {
 		defer close(p.done)
 		p.res = runReader(ctx, &readerConfig{url: u, win: &window{}, keepalive: time.Minute, handshakeTimeout: 5 * time.Second},
@@ -84,9 +86,11 @@ func TestCameraServesTwoClientsLive(t *testing.T) {
 		if r.first < 0 {
 			t.Fatalf("%s client got no frame", name)
 		}
-		// Live: the first frame is the one being sent at PLAY or the next.
-		if r.first < int64(p.sentAtPlay)-2 || r.first > int64(p.sentAtPlay)+2 {
-			t.Errorf("%s client started at frame %d, PLAY was at frame %d", name, r.first, p.sentAtPlay)
+		// Live: the first frame is one sent after the client started, up to
+		// the one being sent when it saw PLAY answered (read late on a
+		// loaded machine) or the next.
+		if r.first < int64(p.sentBefore)-2 || r.first > int64(p.sentAtPlay)+2 {
+			t.Errorf("%s client started at frame %d; it started at frame %d and saw PLAY answered at %d", name, r.first, p.sentBefore, p.sentAtPlay)
 		}
 		last := r.first
 		for r.frames.has(uint64(last + 1)) {
@@ -126,7 +130,7 @@ func TestCamerasDirect(t *testing.T) {
 	c := startCamera(t, 3, syntheticInput(60, 30))
 	res, err := Cameras(context.Background(), CamerasConfig{
 		Camera: c, Target: cameraTarget{c}, TargetName: "camera", ReadersPerCamera: 2,
-		Duration: time.Second, Warmup: 200 * time.Millisecond, Grace: 300 * time.Millisecond,
+		Duration: time.Second, Warmup: 200 * time.Millisecond, Grace: time.Second, // the last frames may be late on a loaded machine
 		Logger: quietLogger(),
 	})
 	if err != nil {

@@ -65,7 +65,7 @@ func TestRunAgainstRelay(t *testing.T) {
 		Readers:  5,
 		Duration: 2 * time.Second,
 		Warmup:   300 * time.Millisecond,
-		Grace:    300 * time.Millisecond,
+		Grace:    time.Second,
 		PID:      os.Getpid(), // the relay runs in this process
 		Input:    syntheticInput(60, 30),
 		Audio:    true,
@@ -186,18 +186,26 @@ func (h *testServer) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Re
 
 func startTestServer(t *testing.T, h *testServer, methods []auth.VerifyMethod) string {
 	t.Helper()
-	h.server = &gortsplib.Server{Handler: h, RTSPAddress: "127.0.0.1:0", AuthMethods: methods}
-	if h.udp {
-		rtp, rtcp, err := listenUDPPair()
-		if err != nil {
+	// a UDP pair is found free, then bound by the server: another test may
+	// take it in between, and then a new pair is tried
+	for try := 1; ; try++ {
+		h.server = &gortsplib.Server{Handler: h, RTSPAddress: "127.0.0.1:0", AuthMethods: methods}
+		if h.udp {
+			rtp, rtcp, err := listenUDPPair()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.server.UDPRTPAddress, h.server.UDPRTCPAddress = rtp.LocalAddr().String(), rtcp.LocalAddr().String()
+			rtp.Close()
+			rtcp.Close()
+		}
+		err := h.server.Start()
+		if err == nil {
+			break
+		}
+		if !h.udp || !strings.Contains(err.Error(), "address already in use") || try == 6 {
 			t.Fatal(err)
 		}
-		h.server.UDPRTPAddress, h.server.UDPRTCPAddress = rtp.LocalAddr().String(), rtcp.LocalAddr().String()
-		rtp.Close()
-		rtcp.Close()
-	}
-	if err := h.server.Start(); err != nil {
-		t.Fatal(err)
 	}
 	t.Cleanup(h.server.Close)
 	return h.server.NetListener().Addr().String()
@@ -233,7 +241,7 @@ func TestRunAgainstGortsplibServer(t *testing.T) {
 				Readers:   3,
 				Duration:  duration,
 				Warmup:    200 * time.Millisecond,
-				Grace:     300 * time.Millisecond,
+				Grace:     time.Second,
 				Input:     syntheticInput(60, 30),
 				Audio:     true,
 				KeepAlive: 50 * time.Millisecond,

@@ -59,7 +59,7 @@ func TestRunUDPAgainstGortsplibServer(t *testing.T) {
 		Readers:   1,
 		Duration:  1500 * time.Millisecond,
 		Warmup:    200 * time.Millisecond,
-		Grace:     300 * time.Millisecond,
+		Grace:     time.Second,
 		Input:     syntheticInput(60, 30),
 		Audio:     true,
 		KeepAlive: 50 * time.Millisecond,

@@ -81,12 +81,21 @@ func waitDrop(t *testing.T, st *stream.Stream, reason string) {
 // TestLaggingReaderCounted: a frame of more packets than the ring holds,
 // woken for once at its end, leaves the reader a whole ring behind.
 func TestLaggingReaderCounted(t *testing.T) {
-	st, pub, _ := playingReader(t, stream.Options{BufferSize: 16 * (stream.Headroom + 112)}, Config{})
+	st, pub, rc := playingReader(t, stream.Options{BufferSize: 16 * (stream.Headroom + 112)}, Config{})
 	payload := make([]byte, 100)
 	payload[0] = 0x65
+	// a whole frame first, taken by the reader: until a stream has seen a
+	// marker, a frame's first packet wakes readers too, and a reader woken
+	// there could keep pace with the big frame
+	pub.WritePacket(pub.Tracks[0], &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, Timestamp: 0, Marker: true}, Payload: payload}, time.Now(), time.Time{})
+	for {
+		if _, _, ch, _ := rc.Next(); ch == 0 {
+			break
+		}
+	}
 	now := time.Now() // one arrival time: no 20 ms flush wakes the reader early
 	for i := range 40 {
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), Timestamp: 3000, Marker: i == 39}, Payload: payload}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(1 + i), Timestamp: 3000, Marker: i == 39}, Payload: payload}
 		pub.WritePacket(pub.Tracks[0], pkt, now, time.Time{})
 	}
 	waitDrop(t, st, stream.DropReaderSlow)

@@ -16,9 +16,11 @@ import (
 
 func testOptions() Options {
 	return Options{
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Grace:          50 * time.Millisecond,
-		PublisherGrace: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// long enough that a step of a test after a hold ends (a new
+		// reader, a new publisher) is not late on a loaded machine
+		Grace:          500 * time.Millisecond,
+		PublisherGrace: 500 * time.Millisecond,
 		MinBackoff:     10 * time.Millisecond,
 		MaxBackoff:     20 * time.Millisecond,
 	}
@@ -269,10 +271,10 @@ func fakeStream(t *testing.T, src *fakeSource) *Stream {
 // eventually polls cond for up to 2 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 2 s: %s", what)
+			t.Fatalf("after 5 s: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -50,7 +50,7 @@ func GstDecode(ctx context.Context, url, protocols string, frames int) error {
 
 // teardownOnly reports whether gst-launch's output shows a pipeline that
 // reached EOS and failed only while stopping, with rtspsrc's "Could not
-// send message" errors. rtspsrc sends PAUSE from its own thread on the way
+// send message" (or "receive") errors. rtspsrc sends PAUSE from its own thread on the way
 // from PLAYING to NULL; when its TEARDOWN has already closed the
 // connection, that PAUSE fails and gst-launch exits 1 although every frame
 // was decoded.
@@ -75,7 +75,9 @@ func teardownOnly(out string) bool {
 			continue
 		}
 		errors++
-		if i < stopping || !strings.Contains(l, "GstRTSPSrc") || !strings.Contains(strings.Join(lines[i:min(i+4, len(lines))], "\n"), "Could not send message") {
+		detail := strings.Join(lines[i:min(i+4, len(lines))], "\n")
+		if i < stopping || !strings.Contains(l, "GstRTSPSrc") ||
+			!strings.Contains(detail, "Could not send message") && !strings.Contains(detail, "Could not receive message") {
 			return false
 		}
 	}

@@ -27,11 +27,15 @@ func TestClipSplitsIntoFrames(t *testing.T) {
 	}
 }
 
-// recorder is a stream.Publisher that keeps what it gets.
+// recorder is a stream.Publisher that keeps what it gets; with stop set,
+// it calls it once track 0 has started a frame past the first stopAfter.
 type recorder struct {
-	mu     sync.Mutex
-	tracks []*stream.Track
-	pkts   map[int][]*rtp.Packet
+	mu        sync.Mutex
+	tracks    []*stream.Track
+	pkts      map[int][]*rtp.Packet
+	stop      func()
+	stopAfter int
+	frames    int // distinct timestamps of track 0
 }
 
 func (r *recorder) SetTracks(specs []stream.TrackSpec) ([]*stream.Track, error) {
@@ -52,23 +56,34 @@ func (r *recorder) Quirk(string) {}
 func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _, _ time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pkts[t.ID] = append(r.pkts[t.ID], p)
+	prev := r.pkts[t.ID]
+	if t.ID == 0 && (len(prev) == 0 || prev[len(prev)-1].Timestamp != p.Timestamp) {
+		r.frames++
+		if r.stop != nil && r.frames > r.stopAfter {
+			r.stop()
+			return
+		}
+	}
+	r.pkts[t.ID] = append(prev, p)
 }
 
-// TestRealTimeWithSteadyTimestamps runs the demo for a moment: video frames
-// 40 ms apart (3600 ticks), audio 20 ms apart (160 ticks), timestamps only
-// ever growing, the pace real time.
+// TestRealTimeWithSteadyTimestamps runs the demo for 13 video frames:
+// frames 40 ms apart (3600 ticks), audio 20 ms apart (160 ticks),
+// timestamps only ever growing, the pace real time (a stall is caught up,
+// never a burst ahead of the clock).
 func TestRealTimeWithSteadyTimestamps(t *testing.T) {
 	src, err := Open(stream.SourceSpec{Scheme: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	rec := &recorder{stop: cancel, stopAfter: 13}
+	start := time.Now()
 	if err := src.Run(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	elapsed := time.Since(start)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	video, audio := rec.pkts[0], rec.pkts[1]
@@ -78,16 +93,19 @@ func TestRealTimeWithSteadyTimestamps(t *testing.T) {
 			frames = append(frames, p.Timestamp)
 		}
 	}
-	if len(frames) < 10 || len(frames) > 15 {
-		t.Fatalf("%d video frames in 0.5 s, want about 12", len(frames))
+	if len(frames) != 13 {
+		t.Fatalf("%d video frames, want 13 (the run ends at the 14th)", len(frames))
+	}
+	if elapsed < 12*40*time.Millisecond-20*time.Millisecond {
+		t.Fatalf("13 frames in %v: ahead of real time (40 ms a frame)", elapsed)
 	}
 	for i := 1; i < len(frames); i++ {
 		if frames[i]-frames[i-1] != 3600 {
 			t.Fatalf("video frame %d is %d ticks after the previous, want 3600", i, frames[i]-frames[i-1])
 		}
 	}
-	if len(audio) < 20 || len(audio) > 30 {
-		t.Fatalf("%d audio packets in 0.5 s, want about 25", len(audio))
+	if n, most := len(audio), int(elapsed/(20*time.Millisecond))+3; n < 15 || n > most {
+		t.Fatalf("%d audio packets in %v, want about one per 20 ms (15 to %d)", n, elapsed, most)
 	}
 	for i := 1; i < len(audio); i++ {
 		if audio[i].Timestamp-audio[i-1].Timestamp != audioPerPkt || audio[i].SequenceNumber != audio[i-1].SequenceNumber+1 {
