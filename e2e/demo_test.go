@@ -228,44 +228,82 @@ func TestTrailingSlashIsTheSameStream(t *testing.T) {
 }
 
 // TestSIGTERMWhileStarting: a service manager may stop rtspgate a moment
-// after starting it. A SIGTERM sent as soon as the binary logs its first
-// line (the config loaded, before any source or listener starts) ends it
-// with a clean shutdown and exit status 0, not killed by the signal.
+// after starting it. A SIGTERM at any point of the start ends it cleanly
+// with exit status 0, not killed by the signal:
+//   - while it reads its config: the config is a FIFO, which the test opens
+//     for writing, so the binary is in the middle of reading it, and never
+//     writes to (a read that blocks must not keep the signal out);
+//   - as soon as it logs its first line (the config loaded, before any
+//     source or listener starts): it starts, then stops cleanly.
 func TestSIGTERMWhileStarting(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	yml := "rtsp:\n  listen: 127.0.0.1:0\napi:\n  listen: \"\"\nstreams:\n  x:\n"
-	if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var lines []string
-	var b *binary
-	started := make(chan struct{})
-	b = startBinary(t, dir, nil, func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(lines) == 0 {
-			<-started
-			_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	t.Run("config read blocked", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		fifo := filepath.Join(dir, "rtspgate.yaml")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
 		}
-		lines = append(lines, line)
-	}, "-c", "rtspgate.yaml")
-	close(started)
+		var lines logBuffer
+		b := startBinary(t, dir, nil, func(line string) { lines.Write([]byte(line + "\n")) }, "-c", "rtspgate.yaml")
+		opened := make(chan *os.File, 1)
+		go func() {
+			// returns once the binary has opened the FIFO to read it
+			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			opened <- f
+		}()
+		select {
+		case f := <-opened:
+			defer f.Close()
+		case <-b.exited:
+			t.Fatalf("rtspgate exited before reading its config: %v\n%s", b.exitErr, lines.String())
+		case <-time.After(10 * time.Second):
+			t.Fatal("rtspgate did not open its config within 10 s")
+		}
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		wantCleanExit(t, b, &lines)
+	})
+	t.Run("first log line", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "rtspgate.yaml"), []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var lines logBuffer
+		var b *binary
+		started := make(chan struct{})
+		var once sync.Once
+		b = startBinary(t, dir, nil, func(line string) {
+			once.Do(func() {
+				<-started
+				_ = b.cmd.Process.Signal(syscall.SIGTERM)
+			})
+			lines.Write([]byte(line + "\n"))
+		}, "-c", "rtspgate.yaml")
+		close(started)
+		wantCleanExit(t, b, &lines)
+		if log := lines.String(); !strings.Contains(strings.SplitN(log, "\n", 2)[0], "config loaded") || !strings.Contains(log, "msg=stopped") {
+			t.Fatalf("want the config loaded first and a clean stop last:\n%s", log)
+		}
+	})
+}
+
+// wantCleanExit wants b, sent a SIGTERM, to exit with status 0 within 10 s
+// (a second SIGTERM would kill it: that is what a second one is for).
+func wantCleanExit(t *testing.T, b *binary, lines *logBuffer) {
+	t.Helper()
 	select {
 	case <-b.exited:
 	case <-time.After(10 * time.Second):
 		_ = b.cmd.Process.Kill()
 		<-b.exited
-		t.Fatal("rtspgate did not stop within 10 s of a SIGTERM at start")
+		t.Fatalf("rtspgate did not stop within 10 s of a SIGTERM at start:\n%s", lines.String())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	log := strings.Join(lines, "\n")
 	if b.exitErr != nil {
-		t.Fatalf("rtspgate exited with %v after a SIGTERM at start, want a clean exit:\n%s", b.exitErr, log)
-	}
-	if !strings.Contains(lines[0], "config loaded") || !strings.Contains(log, `msg=stopped`) {
-		t.Fatalf("want the config loaded first and a clean stop last:\n%s", log)
+		t.Fatalf("rtspgate exited with %v after a SIGTERM at start, want a clean exit:\n%s", b.exitErr, lines.String())
 	}
 }

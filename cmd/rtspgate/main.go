@@ -89,12 +89,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	// Signals are ours from here on: a SIGTERM while the sources and
-	// listeners start (a service manager stopping a unit it just started)
-	// lets them start and then stops them cleanly, instead of killing the
-	// process half-way. SIGHUP would end the process by default; until
-	// reloading is built it is only logged, so a service manager's reload
-	// does not stop streams.
+	// Signals are ours from here on: a SIGTERM while rtspgate starts (a
+	// service manager stopping a unit it just started) ends it cleanly
+	// instead of killing it half-way: before the listeners start, it just
+	// returns; after, it stops them. SIGHUP would end the process by
+	// default; until reloading is built it is only logged, so a service
+	// manager's reload does not stop streams.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -111,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
 	if len(files) > 0 {
 		var err error
-		if cfg, err = config.Load(files, os.LookupEnv); err != nil {
+		if cfg, err = loadConfig(ctx, files); err != nil || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -126,6 +126,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		log.Warn("config keys of go2rtc that rtspgate does not use yet: they have no effect", "keys", strings.Join(cfg.Ignored, ", "))
 	}
 
+	if ctx.Err() != nil {
+		log.Info("stopped before starting: a signal came while the config loaded")
+		return nil
+	}
 	a, err := app.Start(cfg, app.Options{}, log)
 	if err != nil {
 		return err
@@ -148,10 +152,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 			done = true
 		}
 	}
+	stop() // a second SIGINT or SIGTERM ends a shutdown that hangs
 	log.Info("stopping")
 	a.Close()
 	log.Info("stopped")
 	return nil
+}
+
+// loadConfig loads files, or gives up with nil and no error when ctx ends
+// first: a config read that blocks (a FIFO, /dev/stdin, a stalled network
+// mount) must not keep SIGTERM from ending rtspgate.
+func loadConfig(ctx context.Context, files []string) (*config.Config, error) {
+	type loaded struct {
+		cfg *config.Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		cfg, err := config.Load(files, os.LookupEnv)
+		done <- loaded{cfg, err}
+	}()
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-ctx.Done():
+		return nil, nil
+	}
 }
 
 func demoURL(addr net.Addr) string {
