@@ -135,7 +135,8 @@ func TestTalkFromFile(t *testing.T) {
 	// what was in flight (the camera's jitterbuffer, its 200 ms reports)
 	// settles within a moment, slower on a loaded machine; a playback that
 	// did not stop goes on at 8000 bytes a second and never settles
-	stopped, still := cam.BackchannelBytes(), time.Now()
+	atStop := cam.BackchannelBytes()
+	stopped, still := atStop, time.Now()
 	for deadline := time.Now().Add(10 * time.Second); time.Since(still) < time.Second; {
 		if time.Now().After(deadline) {
 			t.Fatalf("audio still arrives 10 s after the stop: %d bytes", cam.BackchannelBytes())
@@ -144,6 +145,10 @@ func TestTalkFromFile(t *testing.T) {
 		if n := cam.BackchannelBytes(); n != stopped {
 			stopped, still = n, time.Now()
 		}
+	}
+	// and what came after the stop was only what was in flight
+	if late := stopped - atStop; late > 8000 {
+		t.Fatalf("%d bytes (over 1 s of audio) reached the camera after the stop", late)
 	}
 
 	// a second talker (an RTSP client) replaces a playing file

@@ -259,7 +259,7 @@ func TestTalkInChromium(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	writes, codecs := l.got()
 	elapsed := time.Since(t0).Seconds()
-	if n := len(writes) - len(first); float64(n) < 25*elapsed || float64(n) > 50*elapsed+25 {
+	if n := len(writes) - len(first); float64(n) < 30*elapsed || float64(n) > 50*elapsed+25 {
 		t.Errorf("%d messages in %.1f s, want 50 a second (20 ms each)", n, elapsed)
 	}
 	loud := 0

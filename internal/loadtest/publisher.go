@@ -38,6 +38,8 @@ type Publisher struct {
 	// publisher's session a moment after its connection closes, so a rig
 	// that publishes again right after (one row after another) meets it.
 	BusyWait time.Duration
+	// Waited is how long Start waited for the path, set by Start.
+	Waited time.Duration
 
 	client   *gortsplib.Client
 	desc     *description.Session
@@ -90,13 +92,14 @@ func (p *Publisher) Start() error {
 	if wait == 0 {
 		wait = 3 * time.Second
 	}
-	deadline := time.Now().Add(wait)
+	start := time.Now()
 	for {
 		err := p.record()
-		if err == nil || !publisherBusy(err) || time.Now().After(deadline) {
+		if err == nil || !publisherBusy(err) || time.Since(start) > wait {
 			return err
 		}
 		time.Sleep(50 * time.Millisecond)
+		p.Waited = time.Since(start)
 	}
 }
 

@@ -38,4 +38,10 @@ func TestPublisherWaitsForBusyPath(t *testing.T) {
 	}
 	defer second.Close()
 	<-released
+	if second.Waited < 200*time.Millisecond || second.Waited > 3*time.Second {
+		t.Errorf("waited %v for a path released after 300 ms", second.Waited)
+	}
+	if first.Waited != 0 {
+		t.Errorf("the first publisher, on a free path, waited %v", first.Waited)
+	}
 }

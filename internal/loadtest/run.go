@@ -184,6 +184,10 @@ func Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, err
 	}
 	defer pub.Close()
+	if pub.Waited > 0 {
+		// a server slow to let go of a publisher shows here
+		log.Info("the path still had a publisher: published after waiting", "waited", pub.Waited.Round(time.Millisecond))
+	}
 	pubCtx, pubCancel := context.WithCancel(context.WithoutCancel(ctx))
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- pub.Run(pubCtx) }()

@@ -268,7 +268,7 @@ func fakeStream(t *testing.T, src *fakeSource) *Stream {
 	return s
 }
 
-// eventually polls cond for up to 2 s.
+// eventually polls cond for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -58,6 +58,9 @@ func teardownOnly(out string) bool {
 	lines := strings.Split(out, "\n")
 	stopping := -1
 	for i, l := range lines {
+		if stopping == -1 && strings.HasPrefix(l, "WARNING:") && strings.Contains(l, "GstRTSPSrc") {
+			return false // e.g. the server closed the connection: an early EOS
+		}
 		if strings.HasPrefix(l, "Got EOS from element \"pipeline0\"") {
 			stopping = -2
 		}

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +36,8 @@ type recorder struct {
 	pkts      map[int][]*rtp.Packet
 	stop      func()
 	stopAfter int
-	frames    int // distinct timestamps of track 0
+	frames    int         // distinct timestamps of track 0
+	arrived   []time.Time // when each of them came
 }
 
 func (r *recorder) SetTracks(specs []stream.TrackSpec) ([]*stream.Track, error) {
@@ -59,6 +61,7 @@ func (r *recorder) WritePacket(t *stream.Track, p *rtp.Packet, _, _ time.Time) {
 	prev := r.pkts[t.ID]
 	if t.ID == 0 && (len(prev) == 0 || prev[len(prev)-1].Timestamp != p.Timestamp) {
 		r.frames++
+		r.arrived = append(r.arrived, time.Now())
 		if r.stop != nil && r.frames > r.stopAfter {
 			r.stop()
 			return
@@ -98,6 +101,16 @@ func TestRealTimeWithSteadyTimestamps(t *testing.T) {
 	}
 	if elapsed < 12*40*time.Millisecond-20*time.Millisecond {
 		t.Fatalf("13 frames in %v: ahead of real time (40 ms a frame)", elapsed)
+	}
+	// and not behind it: a stall and its catch-up move two gaps, not the
+	// median
+	var gaps []time.Duration
+	for i := 1; i < len(rec.arrived); i++ {
+		gaps = append(gaps, rec.arrived[i].Sub(rec.arrived[i-1]))
+	}
+	slices.Sort(gaps)
+	if m := gaps[len(gaps)/2]; m < 30*time.Millisecond || m > 50*time.Millisecond {
+		t.Fatalf("median time between frames %v, want 40 ms: %v", m, gaps)
 	}
 	for i := 1; i < len(frames); i++ {
 		if frames[i]-frames[i-1] != 3600 {
