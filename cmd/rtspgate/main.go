@@ -127,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	if ctx.Err() != nil {
-		log.Info("stopped before starting: a signal came while the config loaded")
+		log.Info("stopped before starting: a signal came first")
 		return nil
 	}
 	a, err := app.Start(cfg, app.Options{}, log)
