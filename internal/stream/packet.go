@@ -2,8 +2,6 @@ package stream
 
 import (
 	"time"
-
-	"github.com/pion/rtp"
 )
 
 // Packet is one RTP packet of a stream, marshalled once and shared by every
@@ -45,17 +43,6 @@ type Packet struct {
 
 // Payload is the RTP payload in Data.
 func (p *Packet) Payload() []byte { return p.Data[p.payload:p.payloadEnd] }
-
-// Parse returns Data parsed, a new rtp.Packet on each call: for rare uses
-// (a sender report's check of a packet) and tests.
-func (p *Packet) Parse() *rtp.Packet {
-	var r rtp.Packet
-	if err := r.Unmarshal(p.Data); err != nil {
-		// Data was marshalled from a valid packet by pushLocked
-		panic("stream: a packet's Data does not parse: " + err.Error())
-	}
-	return &r
-}
 
 // Headroom is the room in front of every packet's Data for a protocol's
 // framing.

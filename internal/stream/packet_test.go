@@ -1,6 +1,20 @@
 package stream
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pion/rtp"
+)
+
+// Parse returns Data parsed, for tests: the packet path never parses a
+// packet again once pushLocked has marshalled it.
+func (p *Packet) Parse() *rtp.Packet {
+	var r rtp.Packet
+	if err := r.Unmarshal(p.Data); err != nil {
+		panic("stream: a packet's Data does not parse: " + err.Error())
+	}
+	return &r
+}
 
 // FuzzKeyDetection: payloads come straight from the network; inspecting
 // them must never panic, whatever they hold.
