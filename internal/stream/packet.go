@@ -1,8 +1,6 @@
 package stream
 
-import (
-	"time"
-)
+import "time"
 
 // Packet is one RTP packet of a stream, marshalled once and shared by every
 // reader. Readers must treat it as read-only.
