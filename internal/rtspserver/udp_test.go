@@ -180,19 +180,57 @@ func (f *failingOut) sendRTCP([]byte, *net.UDPAddr) error { return nil }
 
 func (f *failingOut) segments() bool { return false }
 
+// writerRig is one reader of a one-track H.264 stream, its log kept in
+// logs, for tests of writeUDP against an udpOut of their own.
+type writerRig struct {
+	logs bytes.Buffer
+	log  *slog.Logger
+	st   *stream.Stream
+	pub  *stream.Publication
+	r    *stream.Reader
+	sent sentCounts
+	stop func() error
+}
+
+func newWriterRig(t *testing.T) *writerRig {
+	t.Helper()
+	w := &writerRig{}
+	w.log = slog.New(slog.NewTextHandler(&w.logs, nil))
+	_, w.st, w.pub = h264Stream(t, stream.Options{Logger: w.log})
+	w.r = w.st.NewReader(w.pub.Tracks)
+	return w
+}
+
+// run starts writeUDP into out for dst; stop ends it and returns its error.
+func (w *writerRig) run(out udpOut, dst []udpDest) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- writeUDP(ctx, w.r, out, dst, &w.sent, newDropNote(w.st, w.log)) }()
+	w.stop = func() error {
+		cancel()
+		w.r.Kick()
+		return <-done
+	}
+}
+
+// waitUntil polls cond for up to 5 s; the test's checks then say what is
+// missing.
+func waitUntil(cond func() bool) {
+	for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// anyDest is a reader's RTP and RTCP ports that nothing listens on.
+var anyDest = []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10}}}
+
 // TestUDPWriteErrorCounted: a datagram the socket refuses is counted as a
 // drop and skipped; the rest of the batch still goes out.
 func TestUDPWriteErrorCounted(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	_, st, pub := h264Stream(t, stream.Options{Logger: log})
-	r := st.NewReader(pub.Tracks)
+	w := newWriterRig(t)
+	pub := w.pub
 	out := &failingOut{failAt: 1, three: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	var sent sentCounts
-	done := make(chan error)
-	dst := []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10}}}
-	go func() { done <- writeUDP(ctx, r, out, dst, &sent, newDropNote(st, log)) }()
+	w.run(out, anyDest)
 	now := time.Now()
 	for i := range 4 {
 		payload := []byte{0x41, byte(i), 2, 3}
@@ -206,17 +244,15 @@ func TestUDPWriteErrorCounted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("three packets were not sent")
 	}
-	cancel()
-	r.Kick()
-	<-done
-	if n := sent.packets.Load(); n != 3 || len(out.sent) != 3 {
+	w.stop()
+	if n := w.sent.packets.Load(); n != 3 || len(out.sent) != 3 {
 		t.Fatalf("%d packets counted sent, %d sent, want 3 of 4", n, len(out.sent))
 	}
-	if d := st.Stats().Drops[stream.DropUDPWrite]; d != 1 {
+	if d := w.st.Stats().Drops[stream.DropUDPWrite]; d != 1 {
 		t.Errorf("%d UDP write errors counted, want 1", d)
 	}
-	if !strings.Contains(logs.String(), "operation not permitted") {
-		t.Errorf("the error is not in the log:\n%s", logs.String())
+	if !strings.Contains(w.logs.String(), "operation not permitted") {
+		t.Errorf("the error is not in the log:\n%s", w.logs.String())
 	}
 }
 
@@ -388,23 +424,16 @@ func TestUDPSegmentsRefused(t *testing.T) {
 	if !gsoSupported {
 		t.Skip("UDP segmentation offload is Linux's")
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	_, st, pub := h264Stream(t, stream.Options{Logger: log})
-	r := st.NewReader(pub.Tracks)
+	w := newWriterRig(t)
 	rtcpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rtcpConn.Close()
 	rs := &refusingSender{}
-	plane := &udpPlane{rtp: rs, rtcp: rtcpConn, log: log, gso: true}
+	plane := &udpPlane{rtp: rs, rtcp: rtcpConn, log: w.log, gso: true}
 	out := &countingUDP{packets: new(atomic.Int64), next: plane}
-	ctx, cancel := context.WithCancel(context.Background())
-	var sent sentCounts
-	done := make(chan error)
-	dst := []udpDest{{rtp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, rtcp: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10}}}
-	go func() { done <- writeUDP(ctx, r, out, dst, &sent, newDropNote(st, log)) }()
+	w.run(out, anyDest)
 	// a keyframe in four FU-A fragments of one size, then a short one; then
 	// the next frame alike
 	now := time.Now()
@@ -413,22 +442,14 @@ func TestUDPSegmentsRefused(t *testing.T) {
 		if i%5 == 4 {
 			n = 300
 		}
-		pub.WritePacket(pub.Tracks[0], fuA(uint16(i), 3000*uint32(1+i/5), n, byte(i), i%5 == 0, i%5 == 4), now, time.Time{})
+		w.pub.WritePacket(w.pub.Tracks[0], fuA(uint16(i), 3000*uint32(1+i/5), n, byte(i), i%5 == 0, i%5 == 4), now, time.Time{})
 		if i == 4 {
 			// the first frame out before the second comes
-			deadline := time.Now().Add(5 * time.Second)
-			for out.packets.Load() < 5 && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			waitUntil(func() bool { return out.packets.Load() >= 5 })
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for out.packets.Load() < 10 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	r.Kick()
-	<-done
+	waitUntil(func() bool { return out.packets.Load() >= 10 })
+	w.stop()
 	if len(rs.got) != 10 {
 		t.Fatalf("%d datagrams sent, want 10", len(rs.got))
 	}
@@ -449,11 +470,11 @@ func TestUDPSegmentsRefused(t *testing.T) {
 			t.Errorf("datagram %d: sequence %d after %d, payload of packet %d", i, p.SequenceNumber, first, p.Payload[2])
 		}
 	}
-	if n := st.Stats().Drops[stream.DropUDPWrite]; n != 0 {
+	if n := w.st.Stats().Drops[stream.DropUDPWrite]; n != 0 {
 		t.Errorf("%d drops counted", n)
 	}
-	if n := strings.Count(logs.String(), "refused UDP segmentation offload"); n != 1 {
-		t.Errorf("%d log lines about the refusal, want 1:\n%s", n, logs.String())
+	if n := strings.Count(w.logs.String(), "refused UDP segmentation offload"); n != 1 {
+		t.Errorf("%d log lines about the refusal, want 1:\n%s", n, w.logs.String())
 	}
 }
 
@@ -463,36 +484,25 @@ func TestUDPSegmentsRefused(t *testing.T) {
 // sent then, which once made the writer index out of range and crash the
 // server).
 func TestUDPWriteErrorRealSocket(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	_, st, pub := h264Stream(t, stream.Options{Logger: log})
-	r := st.NewReader(pub.Tracks)
+	w := newWriterRig(t)
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
 	nowhere := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0}
-	go func() {
-		done <- writeUDP(ctx, r, newUDPPlane(c, c, log), []udpDest{{rtp: nowhere, rtcp: nowhere}}, new(sentCounts), newDropNote(st, log))
-	}()
+	w.run(newUDPPlane(c, c, w.log), []udpDest{{rtp: nowhere, rtcp: nowhere}})
 	now := time.Now()
 	for i := range 3 { // a keyframe in three equal fragments: one segmented run
-		pub.WritePacket(pub.Tracks[0], fuA(uint16(i), 3000, 500, byte(i), i == 0, i == 2), now, time.Time{})
+		w.pub.WritePacket(w.pub.Tracks[0], fuA(uint16(i), 3000, 500, byte(i), i == 0, i == 2), now, time.Time{})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Stats().Drops[stream.DropUDPWrite] < 4 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	r.Kick()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	drops := func() uint64 { return w.st.Stats().Drops[stream.DropUDPWrite] }
+	waitUntil(func() bool { return drops() >= 4 })
+	if err := w.stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("the writer ended with %v, want it to go on until cancelled", err)
 	}
 	// the 3 packets and the sender report before them
-	if n := st.Stats().Drops[stream.DropUDPWrite]; n != 4 {
-		t.Errorf("%d drops counted, want 4:\n%s", n, logs.String())
+	if n := drops(); n != 4 {
+		t.Errorf("%d drops counted, want 4:\n%s", n, w.logs.String())
 	}
 }
