@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
+
 	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
@@ -34,6 +36,68 @@ func TestMarkerlessCameraEveryReaderDecodes(t *testing.T) {
 	}
 	wg.Wait()
 	if err := testpeer.GstDecode(ctx, gw.URL+"cam", "tcp", 30); err != nil {
+		t.Errorf("GStreamer rtspsrc: %v", err)
+	}
+}
+
+// TestPaddingCameraParameterSets: a camera that pads every RTP packet and
+// sends its parameter sets only in the SDP. rtspgate puts them in front of
+// each keyframe, in packets of its own: those carry no padding and no
+// stale bytes (each STAP-A's units fill it exactly), the camera's own
+// packets keep their padding, and ffmpeg and GStreamer's rtspsrc decode
+// with no errors.
+func TestPaddingCameraParameterSets(t *testing.T) {
+	t.Parallel()
+	cam := testpeer.StartFakeCamera(t, testpeer.FakeCameraOptions{NoInBandParams: true, Padding: 4})
+	gw := startGateway(t, "streams:\n  cam: "+cam.URL+"\n", gatewayOpts{grace: 5 * time.Second})
+	url := gw.URL + "cam"
+
+	rc := testpeer.DialRaw(t, url)
+	rc.PlayTCP(url, url+"/trackID=0")
+	var padded, params int
+	for params < 2 || padded < 50 {
+		_, _, ch, b := rc.Next()
+		if ch != 0 {
+			continue
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatalf("packet: %v", err)
+		}
+		typ := p.Payload[0] & 0x1f
+		if typ == 24 || typ == 7 || typ == 8 { // the camera sends none
+			params++
+			if p.Padding {
+				t.Fatalf("parameter sets of rtspgate's own with padding (% x)", b)
+			}
+		} else if !p.Padding {
+			t.Fatalf("a camera packet (NAL type %d) without its padding", typ)
+		}
+		switch {
+		case p.Padding:
+			padded++
+		case typ == 24: // STAP-A: 16-bit sizes, each unit whole
+			rest := p.Payload[1:]
+			for len(rest) >= 2 {
+				n := int(rest[0])<<8 | int(rest[1])
+				if n == 0 || n > len(rest)-2 {
+					t.Fatalf("STAP-A with a unit of %d bytes in %d left: stale bytes after its units (% x)", n, len(rest)-2, p.Payload)
+				}
+				rest = rest[2+n:]
+			}
+			if len(rest) != 0 {
+				t.Fatalf("STAP-A with %d bytes after its units (% x)", len(rest), p.Payload)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	frames, errLines, err := testpeer.DecodeCheck(ctx, url, "tcp", 3)
+	if err != nil || len(errLines) > 0 || frames < 50 {
+		t.Errorf("ffmpeg: %d frames, %v %s", frames, err, strings.Join(errLines, "\n"))
+	}
+	if err := testpeer.GstDecode(ctx, url, "tcp", 50); err != nil {
 		t.Errorf("GStreamer rtspsrc: %v", err)
 	}
 }

@@ -82,6 +82,10 @@ type FakeCameraOptions struct {
 	// NoInBandParams sends no SPS and PPS in band: IDR frames come alone.
 	// With NoSpropInSDP too the stream cannot be decoded.
 	NoInBandParams bool
+	// Padding, if positive, pads every video RTP packet with that many
+	// bytes (the padding bit set, RFC 3550 5.1), as some encoders do to
+	// align packets.
+	Padding int
 	// Tapo behaves like a TP-Link Tapo camera: a request other than OPTIONS
 	// without an Authorization header gets 401 with
 	// `WWW-Authenticate: Digest realm="TP-LINK Streaming Media", nonce="…"`,
@@ -924,6 +928,9 @@ func (s *fakeSession) sendFrame() error {
 				SSRC:           tr.ssrc,
 			},
 			Payload: p.data,
+		}
+		if n := s.cam.opt.Padding; n > 0 {
+			pkt.Padding, pkt.Header.PaddingSize = true, byte(n)
 		}
 		if err := s.sendRTP(tr, &pkt); err != nil {
 			return err
