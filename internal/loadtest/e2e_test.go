@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
+
+	"github.com/rtspgate/rtspgate/internal/testpeer"
 )
 
 func quietLogger() *slog.Logger {
@@ -186,26 +189,25 @@ func (h *testServer) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Re
 
 func startTestServer(t *testing.T, h *testServer, methods []auth.VerifyMethod) string {
 	t.Helper()
-	// a UDP pair is found free, then bound by the server: another test may
-	// take it in between, and then a new pair is tried
-	for try := 1; ; try++ {
+	start := func(rtpPort int) (taken bool) {
 		h.server = &gortsplib.Server{Handler: h, RTSPAddress: "127.0.0.1:0", AuthMethods: methods}
-		if h.udp {
-			rtp, rtcp, err := listenUDPPair()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.server.UDPRTPAddress, h.server.UDPRTCPAddress = rtp.LocalAddr().String(), rtcp.LocalAddr().String()
-			rtp.Close()
-			rtcp.Close()
+		if rtpPort != 0 {
+			h.server.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", rtpPort)
+			h.server.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", rtpPort+1)
 		}
 		err := h.server.Start()
-		if err == nil {
-			break
+		if err != nil && rtpPort != 0 && strings.Contains(err.Error(), "address already in use") {
+			return true
 		}
-		if !h.udp || !strings.Contains(err.Error(), "address already in use") || try == 6 {
+		if err != nil {
 			t.Fatal(err)
 		}
+		return false
+	}
+	if h.udp {
+		testpeer.OnFreeUDPPair(t, start)
+	} else {
+		start(0)
 	}
 	t.Cleanup(h.server.Close)
 	return h.server.NetListener().Addr().String()
