@@ -135,6 +135,21 @@ func listenURL(t *testing.T, line string) string {
 	return "rtsp://" + m[1] + "/"
 }
 
+// waitListenURL waits up to 15 s for the "RTSP server listening" line that
+// the test's line handler sends on listening, and returns its listenURL.
+func (b *binary) waitListenURL(t *testing.T, listening <-chan string) string {
+	t.Helper()
+	select {
+	case line := <-listening:
+		return listenURL(t, line)
+	case <-b.exited:
+		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
+	case <-time.After(15 * time.Second):
+		t.Fatal("rtspgate did not log that it listens within 15 s")
+	}
+	return ""
+}
+
 // stop sends SIGTERM and wants a clean exit within 10 s; past that it kills
 // the binary. Only the first call does anything.
 func (b *binary) stop(t *testing.T) {

@@ -219,15 +219,7 @@ func TestFFmpegGoneAfterSIGTERM(t *testing.T) {
 		}
 	})
 
-	var url string
-	select {
-	case line := <-listening:
-		url = listenURL(t, line) + "loop"
-	case <-b.exited:
-		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
-	case <-time.After(15 * time.Second):
-		t.Fatal("rtspgate did not log that it listens within 15 s")
-	}
+	url := b.waitListenURL(t, listening) + "loop"
 	testpeer.StartReader(t, url) // ffmpeg runs while it reads
 	var pid int
 	select {

@@ -204,15 +204,7 @@ func TestTLSRtspsTrustedCA(t *testing.T) {
 			t.Logf("rtspgate log:\n%s", logs.String())
 		}
 	})
-	var base string
-	select {
-	case line := <-listening:
-		base = listenURL(t, line)
-	case <-b.exited:
-		t.Fatalf("rtspgate exited at start: %v", b.exitErr)
-	case <-time.After(15 * time.Second):
-		t.Fatal("rtspgate did not log that it listens within 15 s")
-	}
+	base := b.waitListenURL(t, listening)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
