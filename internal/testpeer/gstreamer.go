@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,30 +51,27 @@ func GstDecode(ctx context.Context, url, protocols string, frames int) error {
 
 // teardownOnly reports whether gst-launch's output shows a pipeline that
 // reached EOS and failed only while stopping, with rtspsrc's "Could not
-// send message" (or "receive") errors. rtspsrc sends PAUSE from its own thread on the way
-// from PLAYING to NULL; when its TEARDOWN has already closed the
-// connection, that PAUSE fails and gst-launch exits 1 although every frame
-// was decoded.
+// send message" (or "receive") errors. rtspsrc sends PAUSE from its own
+// thread on the way from PLAYING to NULL; when its TEARDOWN has already
+// closed the connection, that PAUSE fails and gst-launch exits 1 although
+// every frame was decoded. An rtspsrc warning before the EOS (the server
+// closed the connection, say) means an EOS that may have come early.
 func teardownOnly(out string) bool {
 	lines := strings.Split(out, "\n")
-	stopping := -1
-	for i, l := range lines {
-		if stopping == -1 && strings.HasPrefix(l, "WARNING:") && strings.Contains(l, "GstRTSPSrc") {
-			return false // e.g. the server closed the connection: an early EOS
-		}
-		if strings.HasPrefix(l, "Got EOS from element \"pipeline0\"") {
-			stopping = -2
-		}
-		if stopping == -2 && strings.HasPrefix(l, "Setting pipeline to NULL") {
-			stopping = i
-			break
-		}
+	eos := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, `Got EOS from element "pipeline0"`) })
+	if eos < 0 {
+		return false
 	}
+	stopping := slices.IndexFunc(lines[eos:], func(l string) bool { return strings.HasPrefix(l, "Setting pipeline to NULL") })
 	if stopping < 0 {
 		return false
 	}
+	stopping += eos
 	errors := 0
 	for i, l := range lines {
+		if i < eos && strings.HasPrefix(l, "WARNING:") && strings.Contains(l, "GstRTSPSrc") {
+			return false
+		}
 		if !strings.HasPrefix(l, "ERROR:") {
 			continue
 		}
