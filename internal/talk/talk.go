@@ -99,6 +99,7 @@ func (m *Manager) Play(ctx context.Context, st *stream.Stream, src string) error
 		err := ffmpeg.G711RTP(pctx, proc.Stdout(), f.PayloadType(), func(pkt *rtp.Packet) error {
 			return sp.WritePacket(f, pkt)
 		})
+		ended := sp.Err() // why the speaker ended before the playback, or nil
 		cancel()
 		proc.Stop()
 		perr := proc.Wait()
@@ -106,8 +107,10 @@ func (m *Manager) Play(ctx context.Context, st *stream.Stream, src string) error
 		switch {
 		case perr != nil:
 			log.Warn("playback into the backchannel failed", "err", perr)
-		case errors.Is(sp.Err(), stream.ErrReplaced):
+		case errors.Is(ended, stream.ErrReplaced):
 			log.Info("playback ended: another talker took over")
+		case ended != nil:
+			log.Info("playback ended: the camera's backchannel went away", "reason", ended)
 		case err != nil && !errors.Is(err, context.Canceled):
 			log.Info("playback ended", "reason", err)
 		default:
