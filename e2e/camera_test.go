@@ -125,7 +125,11 @@ func TestUnknownStreamIs404(t *testing.T) {
 func TestCameraOverUDPVideoOnly(t *testing.T) {
 	t.Parallel()
 	cam := testpeer.StartCamera(t, testpeer.CameraOptions{Path: "/cam", Audio: "pcma"})
-	gw := startGateway(t, "streams:\n  cam: "+cam.URL+"#transport=udp#media=video\n", gatewayOpts{})
+	// #timeout=3: the GStreamer camera once went silent over UDP after two
+	// frames in a CI run here; rtspgate then reconnects after that long
+	// without data (10 s by default, longer than ffmpeg waits), and the
+	// reader goes on through the gap
+	gw := startGateway(t, "streams:\n  cam: "+cam.URL+"#transport=udp#media=video#timeout=3\n", gatewayOpts{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	frames, errLines, err := testpeer.DecodeCheck(ctx, gw.URL+"cam", "tcp", 2)
